@@ -1,0 +1,92 @@
+"""One engine connection's state and the dispatch of an op call.
+
+A Session owns the handle table and knows how to reach the Java side (callbacks and
+progress). The worker makes one per connection; the GraalPy engine makes one per Lens.
+"""
+
+from __future__ import annotations
+
+import inspect
+import traceback
+from typing import Any, Callable
+
+from . import ops
+from .errors import LensError
+from .handles import HandleTable
+from .values import Blob, decode, encode
+
+# callback(name, args, blobs) -> (value, blobs): runs Java code and returns its answer.
+CallbackFn = Callable[[str, dict, list], tuple[Any, list]]
+ProgressFn = Callable[[int, int, str], None]
+
+
+class Session:
+    def __init__(self, callback: CallbackFn | None = None, progress: ProgressFn | None = None) -> None:
+        self.handles = HandleTable()
+        self._callback = callback
+        self._progress = progress
+
+    # -- the Java side, for ops ------------------------------------------------------
+    def callback(self, name: str, args: dict[str, Any], blobs: list[Blob] | None = None) -> Any:
+        """Run Java code (a hook lambda, a metric) while this op is running and return its answer."""
+        if self._callback is None:
+            raise LensError("this engine cannot call back into Java", "callback_failed")
+        out_blobs: list[Blob] = list(blobs or [])
+        value, in_blobs = self._callback(name, encode(args, self.handles, out_blobs), out_blobs)
+        return decode(value, self.handles, in_blobs)
+
+    def progress(self, done: int, total: int, message: str = "") -> None:
+        if self._progress is not None:
+            self._progress(done, total, message)
+
+    # -- dispatch --------------------------------------------------------------------
+    def dispatch(self, op_name: str, raw_args: dict[str, Any], blobs: list[Blob]) -> tuple[Any, list[Blob]]:
+        """Run one op; returns the JSON-ready value and the blobs to send beside it."""
+        fn = ops.lookup(op_name)
+        if not isinstance(raw_args, dict):
+            raise LensError(f"arguments of {op_name} must be a JSON object, got {type(raw_args).__name__}")
+        args = decode(raw_args, self.handles, blobs)
+        _check_arguments(op_name, fn, args)
+        value = fn(self, **args)
+        blobs_out: list[Blob] = []
+        return encode(value, self.handles, blobs_out), blobs_out
+
+
+def _check_arguments(op_name: str, fn: Callable[..., Any], args: dict[str, Any]) -> None:
+    """Name unknown and missing arguments before the op runs, listing the valid ones."""
+    params = list(inspect.signature(fn).parameters.values())[1:]  # skip the session
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    names = [p.name for p in params]
+    unknown = sorted(set(args) - set(names))
+    missing = [p.name for p in params if p.default is p.empty and p.name not in args]
+    if unknown or missing:
+        parts = []
+        if unknown:
+            parts.append(f"unknown argument(s) {unknown}")
+        if missing:
+            parts.append(f"missing argument(s) {missing}")
+        raise LensError(f"{op_name}: {'; '.join(parts)}; valid arguments: {names}")
+
+
+def error_info(exc: BaseException) -> dict[str, Any]:
+    """What Java needs to raise the right exception: kind, message, Python type and traceback."""
+    kind = exc.kind if isinstance(exc, LensError) else _kind_of(exc)
+    info: dict[str, Any] = {
+        "kind": kind,
+        "message": str(exc) or type(exc).__name__,
+        "type": type(exc).__name__,
+        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-8000:],
+    }
+    if isinstance(exc, LensError) and exc.details:
+        info["details"] = exc.details
+    return info
+
+
+def _kind_of(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if name == "OutOfMemoryError" or isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+        return "out_of_memory"
+    if isinstance(exc, ModuleNotFoundError):
+        return "missing_module"
+    return "python_error"
