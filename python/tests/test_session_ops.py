@@ -1,0 +1,74 @@
+"""The dispatch path that both engines use, checked against TransformerLens called directly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lens4j_bridge.errors import LensError
+from lens4j_bridge.session import Session
+from lens4j_bridge.values import Blob
+
+PROMPT = "When John and Mary went to the shops, John gave the bag to"
+
+
+@pytest.fixture()
+def session() -> Session:
+    return Session()
+
+
+def call(s: Session, op: str, **args):
+    value, blobs = s.dispatch(op, args, [])
+    return value, blobs
+
+
+def test_load_run_with_cache_matches_transformer_lens(session, tiny_model_dir, bridge):
+    loaded, _ = call(session, "model.load", name=str(tiny_model_dir), device="cpu")
+    assert loaded["cfg"]["n_layers"] == 2 and loaded["cfg"]["d_model"] == 64
+    model = {"$h": loaded["$h"]}
+    out, _ = call(session, "model.run_with_cache", model=model, input=PROMPT, names=["blocks.0.attn.hook_pattern", "blocks.1.hook_resid_pre"])
+    logits = session.handles.get(out["logits"]["$tensor"])
+    ref_logits, ref_cache = bridge.run_with_cache(PROMPT)
+    assert (logits - ref_logits).abs().max().item() <= 1e-5
+    assert sorted(out["cache"]["keys"]) == ["blocks.0.attn.hook_pattern", "blocks.1.hook_resid_pre"]
+    pattern, _ = call(session, "cache.get", cache={"$h": out["cache"]["$h"]}, name="pattern", layer=-2)
+    got = session.handles.get(pattern["$tensor"])
+    assert (got - ref_cache["pattern", 0]).abs().max().item() <= 1e-6
+
+
+def test_to_array_round_trips_every_dtype(session):
+    for dtype in ["float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool"]:
+        raw = bytes(range(6)) * (8 if dtype in ("float64", "int64") else 4)
+        itemsize = {"float64": 8, "int64": 8, "float32": 4, "int32": 4, "float16": 2, "bfloat16": 2, "int16": 2}.get(dtype, 1)
+        n = len(raw) // itemsize
+        if dtype == "bool":
+            raw = bytes([0, 1] * (n // 2))
+            n = len(raw)
+        blob = Blob(dtype, (n,), memoryview(raw))
+        handle, _ = session.dispatch("tensor.from_blob", {"data": {"$blob": 0}}, [blob])
+        _, blobs = session.dispatch("tensor.to_array", {"tensor": {"$h": handle["$tensor"]}}, [])
+        assert bytes(blobs[0].data) == raw, dtype
+        assert handle["dtype"] == dtype
+
+
+def test_errors_name_what_is_valid(session, tiny_model_dir):
+    loaded, _ = call(session, "model.load", name=str(tiny_model_dir), device="cpu")
+    model = {"$h": loaded["$h"]}
+    with pytest.raises(LensError) as e:
+        call(session, "model.run_with_cache", model=model, input=PROMPT, names=["blocks.0.attn.hook_patern"])
+    assert e.value.kind == "unknown_hook" and "blocks.0.attn.hook_pattern" in str(e.value)
+    with pytest.raises(LensError) as e:
+        call(session, "model.to_single_token", model=model, text=" John and Mary")
+    assert e.value.kind == "not_single_token"
+    with pytest.raises(LensError) as e:
+        call(session, "model.forward", model=model, input=[])
+    assert "empty" in str(e.value)
+    with pytest.raises(LensError) as e:
+        call(session, "model.load", name="no-such-model-anywhere")
+    assert e.value.kind == "unknown_model"
+    with pytest.raises(LensError) as e:
+        call(session, "model.forward", model=model, inputs=PROMPT)
+    assert "unknown argument(s) ['inputs']" in str(e.value) and "valid arguments" in str(e.value)
+    with pytest.raises(LensError) as e:
+        call(session, "tensor.meta", tensor={"$h": 10_000})
+    assert e.value.kind == "closed_handle"
