@@ -21,6 +21,7 @@ AREAS: dict[str, str] = {
     "model": "model",
     "cache": "cache",
     "hooks": "hooks",
+    "metrics": "metrics",
     "patching": "patching",
     "analysis": "analysis",
     "viz": "viz",

@@ -344,3 +344,14 @@ def run_with_cache(
     result = pack_output(output, return_type)
     result["cache"] = {"$h": s.handles.put(cache), "type": "cache", "keys": list(cache.keys())}
     return result
+
+
+@op("model.make_tiny")
+def make_tiny(s: Session, out_dir: str, n_layers: int = 2, d_model: int = 64, n_heads: int = 4, n_ctx: int = 128, seed: int = 0) -> str:
+    """Save a random GPT-2-architecture model with a locally trained tokenizer to ``out_dir``
+    (reused when already there) and return its path: a model to load with no network."""
+    from ..toy.tiny import make_tiny_model
+
+    require(n_layers >= 1 and d_model >= 1 and n_heads >= 1 and d_model % n_heads == 0,
+            f"need n_layers >= 1 and d_model divisible by n_heads; got {n_layers}, {d_model}, {n_heads}")
+    return str(make_tiny_model(out_dir, n_layers=n_layers, d_model=d_model, n_heads=n_heads, n_ctx=n_ctx, seed=seed))

@@ -1,0 +1,280 @@
+package org.lens4j;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.lens4j.engine.Blob;
+import org.lens4j.engine.Engine;
+import org.lens4j.engine.EngineOptions;
+import org.lens4j.engine.ErrorKind;
+import org.lens4j.engine.Reply;
+import org.lens4j.engine.worker.WorkerEngine;
+
+/**
+ * lens4j's entry point: starts an engine that runs the real TransformerLens, loads models,
+ * and owns every handle made through it.
+ *
+ * <pre>{@code
+ * try (Lens lens = Lens.start()) {                       // builds the Python venv on first use
+ *     Model model = lens.load("toy-ioi");                // a bundled model; or "gpt2", or Path.of("my-hf-dir")
+ *     Run run = model.runWithCache("When John and Mary went to the shops, John gave the bag to");
+ *     System.out.println(run.cache().get("pattern", 0)); // Tensor[float32 [1, 4, 15, 15] cpu] ...
+ * }
+ * }</pre>
+ *
+ * <p>One Lens serves many threads: calls are serialized on its engine.
+ */
+public final class Lens implements AutoCloseable {
+    private final EngineOptions options;
+    private volatile Engine engine;
+    private volatile long epoch = 1;
+    private final ThreadLocal<Deque<Scope>> scopes = ThreadLocal.withInitial(ArrayDeque::new);
+    private final Map<Long, Ops.Callback> callbacks = new ConcurrentHashMap<>();
+    private final Map<String, Ops.Callback> namedCallbacks = new ConcurrentHashMap<>();
+    private final AtomicLong callbackIds = new AtomicLong();
+    private final Ops ops = new Ops(this);
+    private volatile boolean closed;
+
+    private Lens(EngineOptions options) {
+        this.options = options;
+        this.engine = startEngine();
+    }
+
+    /** Start with the defaults (and the LENS4J_* environment variables). */
+    public static Lens start() {
+        return start(EngineOptions.defaults());
+    }
+
+    public static Lens start(EngineOptions options) {
+        return new Lens(Objects.requireNonNull(options, "options"));
+    }
+
+    private Engine startEngine() {
+        return switch (options.engine()) {
+            case WORKER, AUTO -> WorkerEngine.start(options, this::dispatchCallback);
+            case GRAALPY -> throw new EngineException(ErrorKind.ENGINE_START,
+                    "the GraalPy engine is not available in this build; use EngineOptions.Kind.WORKER"
+                            + " (LENS4J_ENGINE=worker), which runs TransformerLens in a CPython process", null);
+        };
+    }
+
+    public EngineOptions options() {
+        return options;
+    }
+
+    /** The engine, for lens4j's own layers; most code never needs it. */
+    public Engine engine() {
+        ensureOpen();
+        return engine;
+    }
+
+    /** Every Python op by name, and the conversion of its results: the escape hatch below the typed API. */
+    public Ops ops() {
+        return ops;
+    }
+
+    long epoch() {
+        return epoch;
+    }
+
+    // -- models -----------------------------------------------------------------------
+
+    /**
+     * Load a model: a bundled model ("toy-ioi", "toy-induction"), a local Hugging Face
+     * directory, or a hub name such as "gpt2" (needs network and {@code EngineOptions.withOffline(false)}).
+     */
+    public Model load(String nameOrPath) {
+        return load(nameOrPath, LoadOptions.defaults());
+    }
+
+    public Model load(Path directory) {
+        return load(directory, LoadOptions.defaults());
+    }
+
+    public Model load(Path directory, LoadOptions load) {
+        Objects.requireNonNull(directory, "directory");
+        if (!Files.isDirectory(directory)) {
+            throw new InvalidInputException(ErrorKind.UNKNOWN_MODEL, "no model directory at " + directory.toAbsolutePath(), null, null);
+        }
+        return load(directory.toAbsolutePath().toString(), load);
+    }
+
+    public Model load(String nameOrPath, LoadOptions load) {
+        Objects.requireNonNull(nameOrPath, "nameOrPath");
+        Objects.requireNonNull(load, "load");
+        if (nameOrPath.isBlank()) {
+            throw new InvalidInputException("the model name is empty; bundled models: " + bundledModels());
+        }
+        Args args = Args.of("name", nameOrPath, "device", load.device() != null ? load.device() : options.device(),
+                "dtype", load.dtype().wireName(), "compatibility_mode", load.compatibilityMode(),
+                "fold_ln", load.foldLn(), "center_writing_weights", load.centerWritingWeights(),
+                "center_unembed", load.centerUnembed(), "fold_value_biases", load.foldValueBiases(),
+                "refactor_factored_attn_matrices", load.refactorFactoredAttnMatrices(),
+                "n_devices", load.nDevices(), "device_map", load.deviceMap());
+        return new Model(this, call("model.load", args.map(), List.of(), null).value());
+    }
+
+    /**
+     * A randomly initialized TransformerLens-native model from a config (boot_native), e.g.
+     * {@code Map.of("n_layers", 2, "d_model", 64, "n_heads", 4, "d_head", 16, "d_vocab", 512, "n_ctx", 64, "act_fn", "gelu")}.
+     *
+     * @param tokenizerFrom a bundled model or local directory whose tokenizer to use, or null for none
+     */
+    public Model randomModel(Map<String, ?> config, String tokenizerFrom) {
+        Objects.requireNonNull(config, "config");
+        Args args = Args.of("config", config, "tokenizer", tokenizerFrom, "device", options.device());
+        return new Model(this, call("model.native", args.map(), List.of(), null).value());
+    }
+
+    /** The models that ship with lens4j and load with no network. */
+    public List<String> bundledModels() {
+        List<String> names = new ArrayList<>();
+        call("model.bundled", Map.of(), List.of(), null).value().forEach(n -> names.add(n.asText()));
+        return names;
+    }
+
+    // -- tensors from Java ------------------------------------------------------------
+
+    /** Send Java data to Python as a tensor of the given shape (row-major). */
+    public Tensor tensor(float[] data, long... shape) {
+        return Tensor.send(this, Tensors.blob(data, shape));
+    }
+
+    public Tensor tensor(double[] data, long... shape) {
+        return Tensor.send(this, Tensors.blob(data, shape));
+    }
+
+    public Tensor tensor(long[] data, long... shape) {
+        return Tensor.send(this, Tensors.blob(data, shape));
+    }
+
+    public Tensor tensor(int[] data, long... shape) {
+        return Tensor.send(this, Tensors.blob(data, shape));
+    }
+
+    public Tensor tensor(boolean[] data, long... shape) {
+        return Tensor.send(this, Tensors.blob(data, shape));
+    }
+
+    // -- scopes and handles -----------------------------------------------------------
+
+    /** Open a scope on this thread: handles made until it closes are freed with it. */
+    public Scope scope() {
+        ensureOpen();
+        Scope s = new Scope(this);
+        scopes.get().push(s);
+        return s;
+    }
+
+    void endScope(Scope s) {
+        scopes.get().remove(s);
+    }
+
+    void track(Handle h) {
+        Scope top = scopes.get().peek();
+        if (top != null) {
+            top.add(h);
+        }
+    }
+
+    void releaseLater(long id, long handleEpoch) {
+        Engine e = engine;
+        if (!closed && handleEpoch == epoch && e != null && e.isAlive()) {
+            e.release(new long[] {id}, false);
+        }
+    }
+
+    /** How many objects the engine's handle table holds now (pending releases are sent first). */
+    public int pythonHandleCount() {
+        return call("bridge.handles", Map.of(), List.of(), null).value().path("count").asInt();
+    }
+
+    // -- calls and callbacks ----------------------------------------------------------
+
+    Reply call(String op, Map<String, ?> args, List<Blob> blobs, ProgressListener progress) {
+        ensureOpen();
+        return engine.call(op, args, blobs, progress);
+    }
+
+    long registerCallback(Ops.Callback callback) {
+        long id = callbackIds.incrementAndGet();
+        callbacks.put(id, callback);
+        return id;
+    }
+
+    void unregisterCallback(long id) {
+        callbacks.remove(id);
+    }
+
+    void registerNamedCallback(String name, Ops.Callback callback) {
+        namedCallbacks.put(name, callback);
+    }
+
+    private Object dispatchCallback(String name, JsonNode args, List<Blob> blobs) throws Exception {
+        Ops.Callback target = args.path("id").canConvertToLong() ? callbacks.get(args.path("id").asLong()) : null;
+        if (target == null) {
+            target = namedCallbacks.get(name);
+        }
+        if (target == null) {
+            throw new IllegalStateException("no Java callback is registered for '" + name + "' with id " + args.path("id"));
+        }
+        return target.call(args, blobs);
+    }
+
+    // -- life cycle -------------------------------------------------------------------
+
+    /**
+     * Stop the engine and start a fresh one, after a crash, a timeout or to free everything.
+     * Every handle of the old engine becomes closed; load models again.
+     */
+    public synchronized void restart() {
+        ensureOpen();
+        epoch++;
+        Engine old = engine;
+        engine = null;
+        try {
+            old.close();
+        } finally {
+            engine = startEngine();
+        }
+    }
+
+    /** Whether the engine is running and takes calls. */
+    public boolean isAlive() {
+        Engine e = engine;
+        return !closed && e != null && e.isAlive();
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("this Lens is closed");
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        epoch++;
+        Engine e = engine;
+        if (e != null) {
+            e.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        Engine e = engine;
+        return "Lens[" + (closed ? "closed" : e == null ? "restarting" : e.describe()) + "]";
+    }
+}

@@ -1,0 +1,87 @@
+package org.lens4j;
+
+/**
+ * How to load a model. The defaults are those of the old {@code HookedTransformer.from_pretrained}:
+ * compatibility mode with fold_ln, center_writing_weights and center_unembed on.
+ *
+ * <pre>{@code
+ * Model raw = lens.load("toy-ioi", LoadOptions.defaults().withFoldLn(false).withCenterUnembed(false));
+ * Model half = lens.load("toy-ioi", LoadOptions.defaults().withDtype(DType.BFLOAT16).withDevice("cuda"));
+ * }</pre>
+ *
+ * @param device "auto", "cpu", "cuda", "cuda:N"; null takes the Lens's default
+ * @param dtype FLOAT32, FLOAT16, BFLOAT16 or FLOAT64
+ * @param compatibilityMode apply TransformerLens' compatibility mode (HookedTransformer numerics and hook aliases)
+ * @param foldLn fold layer-norm weights into the next linear layers
+ * @param centerWritingWeights center the weights that write to the residual stream
+ * @param centerUnembed center the unembedding matrix
+ * @param foldValueBiases fold value biases into the output bias
+ * @param refactorFactoredAttnMatrices refactor the factored attention matrices
+ * @param nDevices split the model over this many devices (null: one)
+ * @param deviceMap a Hugging Face device map such as "auto" (null: none)
+ */
+public record LoadOptions(
+        String device,
+        DType dtype,
+        boolean compatibilityMode,
+        boolean foldLn,
+        boolean centerWritingWeights,
+        boolean centerUnembed,
+        boolean foldValueBiases,
+        boolean refactorFactoredAttnMatrices,
+        Integer nDevices,
+        String deviceMap) {
+
+    public LoadOptions {
+        if (dtype == null || !dtype.isFloatingPoint()) {
+            throw new IllegalArgumentException("a model's dtype must be FLOAT32, FLOAT64, FLOAT16 or BFLOAT16; got " + dtype);
+        }
+        if (nDevices != null && nDevices < 1) {
+            throw new IllegalArgumentException("nDevices must be >= 1; got " + nDevices);
+        }
+    }
+
+    public static LoadOptions defaults() {
+        return new LoadOptions(null, DType.FLOAT32, true, true, true, true, true, false, null, null);
+    }
+
+    public LoadOptions withDevice(String value) {
+        return new LoadOptions(value, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap);
+    }
+
+    public LoadOptions withDtype(DType value) {
+        return new LoadOptions(device, value, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap);
+    }
+
+    public LoadOptions withCompatibilityMode(boolean value) {
+        return new LoadOptions(device, dtype, value, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap);
+    }
+
+    public LoadOptions withFoldLn(boolean value) {
+        return new LoadOptions(device, dtype, compatibilityMode, value, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap);
+    }
+
+    public LoadOptions withCenterWritingWeights(boolean value) {
+        return new LoadOptions(device, dtype, compatibilityMode, foldLn, value, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap);
+    }
+
+    public LoadOptions withCenterUnembed(boolean value) {
+        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, value, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap);
+    }
+
+    public LoadOptions withFoldValueBiases(boolean value) {
+        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, value, refactorFactoredAttnMatrices, nDevices, deviceMap);
+    }
+
+    public LoadOptions withRefactorFactoredAttnMatrices(boolean value) {
+        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, value, nDevices, deviceMap);
+    }
+
+    public LoadOptions withNDevices(Integer value) {
+        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, value, deviceMap);
+    }
+
+    public LoadOptions withDeviceMap(String value) {
+        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, value);
+    }
+}

@@ -1,0 +1,211 @@
+package org.lens4j;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A loaded model (TransformerLens' {@code TransformerBridge}): its config, tokenizer, and runs.
+ *
+ * <p>Inputs are a prompt ({@code String}), a batch of prompts ({@code List<String>}) or
+ * tokens ({@link Tensor} of shape [batch, pos]).
+ *
+ * <pre>{@code
+ * Model model = lens.load("toy-ioi");
+ * List<String> toks = model.toStrTokens("When John and Mary went to the shops, John gave the bag to");
+ * int mary = model.toSingleToken(" Mary");
+ * Tensor logits = model.logits("When John and Mary went to the shops, John gave the bag to");
+ * Run run = model.runWithCache(List.of("a prompt", "another prompt"), Names.only("resid_pre"));
+ * }</pre>
+ */
+public final class Model extends Handle {
+    private final String name;
+    private final String source;
+    private final ModelConfig cfg;
+    private volatile List<String> hookNames;
+
+    Model(Lens lens, JsonNode node) {
+        super(lens, node.get("$h").asLong());
+        this.name = node.path("name").asText();
+        this.source = node.path("source").asText();
+        this.cfg = ModelConfig.fromJson(node.path("cfg"));
+    }
+
+    @Override
+    String what() {
+        return "model " + name;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** Where it came from: "bundled", "local", "hub" or "native". */
+    public String source() {
+        return source;
+    }
+
+    public ModelConfig cfg() {
+        return cfg;
+    }
+
+    /** An input as an op argument: the prompt(s) as they are, tokens as a handle reference. */
+    static Object input(Object input) {
+        if (input instanceof String) {
+            return input;
+        }
+        if (input instanceof Tensor t) {
+            return t.ref();
+        }
+        if (input instanceof List<?> list) {
+            for (Object o : list) {
+                if (!(o instanceof String)) {
+                    throw new IllegalArgumentException("a batch of prompts must be a List<String>; found a "
+                            + (o == null ? "null" : o.getClass().getSimpleName()));
+                }
+            }
+            return list;
+        }
+        throw new IllegalArgumentException("input must be a prompt (String), prompts (List<String>) or tokens (Tensor); got "
+                + (input == null ? "null" : input.getClass().getSimpleName()));
+    }
+
+    private JsonNode call(String op, Args args) {
+        return lens().call(op, args.put("model", ref()).map(), List.of(), null).value();
+    }
+
+    // -- tokens -----------------------------------------------------------------------------
+
+    /** Tokens of a prompt or batch, shape [batch, pos], with the model's default BOS handling. */
+    public Tensor toTokens(Object input) {
+        return toTokens(input, null, null);
+    }
+
+    /**
+     * @param prependBos null: the model's default
+     * @param paddingSide "left", "right" or null (the tokenizer's default)
+     */
+    public Tensor toTokens(Object input, Boolean prependBos, String paddingSide) {
+        return new Tensor(lens(), call("model.to_tokens", Args.of("input", input(input), "prepend_bos", prependBos,
+                "padding_side", paddingSide)));
+    }
+
+    /** The token strings of one prompt, BOS included as the model prepends it. */
+    public List<String> toStrTokens(String prompt) {
+        return strings(call("model.to_str_tokens", Args.of("input", prompt)));
+    }
+
+    /** The token strings of tokens of shape [pos] or [1, pos]. */
+    public List<String> toStrTokens(Tensor tokens) {
+        JsonNode v = call("model.to_str_tokens", Args.of("input", tokens.ref()));
+        return strings(v.isArray() && v.size() > 0 && v.get(0).isArray() ? v.get(0) : v);
+    }
+
+    /** The token strings of each prompt of a batch. */
+    public List<List<String>> toStrTokensBatch(List<String> prompts) {
+        List<List<String>> out = new ArrayList<>();
+        call("model.to_str_tokens", Args.of("input", input(prompts))).forEach(row -> out.add(strings(row)));
+        return out;
+    }
+
+    /** Tokens back to text ({@code model.to_string}). */
+    public String toString(Tensor tokens) {
+        return call("model.to_string", Args.of("tokens", tokens.ref())).asText();
+    }
+
+    /** The id of a text that is exactly one token (mind the leading space: " Mary"); otherwise an error that shows its tokens. */
+    public int toSingleToken(String text) {
+        return call("model.to_single_token", Args.of("text", text)).asInt();
+    }
+
+    /** Position of the first occurrence of a one-token text in a prompt (with the model's BOS). */
+    public int getTokenPosition(String singleToken, Object input) {
+        return call("model.get_token_position", Args.of("token", singleToken, "input", input(input))).asInt();
+    }
+
+    public int getTokenPosition(int token, Object input) {
+        return call("model.get_token_position", Args.of("token", token, "input", input(input))).asInt();
+    }
+
+    /** The unembedding directions of one-token texts, shape [n, d_model] ([d_model] for one). */
+    public Tensor tokensToResidualDirections(String... tokens) {
+        Object arg = tokens.length == 1 ? tokens[0] : List.of(tokens);
+        return new Tensor(lens(), call("model.tokens_to_residual_directions", Args.of("tokens", arg)));
+    }
+
+    private static List<String> strings(JsonNode array) {
+        List<String> out = new ArrayList<>(array.size());
+        array.forEach(n -> out.add(n.asText()));
+        return out;
+    }
+
+    // -- runs ---------------------------------------------------------------------------------
+
+    /** Every hook name of the model, sorted (fetched once). */
+    public List<String> hookNames() {
+        List<String> names = hookNames;
+        if (names == null) {
+            names = strings(call("model.hook_names", Args.of()));
+            hookNames = names;
+        }
+        return names;
+    }
+
+    /** The logits, shape [batch, pos, d_vocab]. */
+    public Tensor logits(Object input) {
+        return new Tensor(lens(), call("model.forward", Args.of("input", input(input))).get("logits"));
+    }
+
+    /** The mean next-token loss over the input. */
+    public double loss(Object input) {
+        try (Tensor loss = new Tensor(lens(), call("model.forward", Args.of("input", input(input), "return_type", "loss")).get("loss"))) {
+            return loss.item();
+        }
+    }
+
+    /** A run that caches every activation. */
+    public Run runWithCache(Object input) {
+        return runWithCache(input, Names.all(), RunOptions.defaults());
+    }
+
+    public Run runWithCache(Object input, Names names) {
+        return runWithCache(input, names, RunOptions.defaults());
+    }
+
+    public Run runWithCache(Object input, Names names, RunOptions options) {
+        Args args = Args.of("input", input(input), "names", names.isAll() ? null : names.resolve(hookNames()),
+                "return_type", options.returnType().wire(), "prepend_bos", options.prependBos(),
+                "padding_side", options.paddingSide(), "remove_batch_dim", options.removeBatchDim(),
+                "stop_at_layer", options.stopAtLayer());
+        JsonNode v = call("model.run_with_cache", args);
+        Tensor logits = v.has("logits") ? new Tensor(lens(), v.get("logits")) : null;
+        Double loss = null;
+        if (v.has("loss")) {
+            try (Tensor l = new Tensor(lens(), v.get("loss"))) {
+                loss = l.item();
+            }
+        }
+        return new Run(logits, loss, new ActivationCache(lens(), v.get("cache")));
+    }
+
+    // -- weights ------------------------------------------------------------------------------
+
+    /**
+     * A weight as TransformerLens names it: W_U, b_U, W_E, W_pos, and the per-layer W_Q, W_K,
+     * W_V, W_O, b_Q, b_K, b_V, b_O, W_in, W_out, b_in, b_out stacked over layers.
+     */
+    public Tensor weight(String weightName) {
+        return new Tensor(lens(), call("model.weight", Args.of("name", weightName)));
+    }
+
+    /** One layer's slice of a per-layer weight, such as {@code weight("W_Q", 3)}: [n_heads, d_model, d_head]. */
+    public Tensor weight(String weightName, int layer) {
+        return new Tensor(lens(), call("model.weight", Args.of("name", weightName, "layer", layer)));
+    }
+
+    @Override
+    public String toString() {
+        return "Model[" + name + ": " + cfg.nLayers() + " layers, " + cfg.nHeads() + " heads, d_model " + cfg.dModel()
+                + ", d_vocab " + cfg.dVocab() + ", " + cfg.device() + (isClosed() ? ", closed" : "") + "]";
+    }
+}

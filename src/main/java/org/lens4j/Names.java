@@ -1,0 +1,90 @@
+package org.lens4j;
+
+import java.nio.file.FileSystems;
+import java.nio.file.Path;
+import java.nio.file.PathMatcher;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Predicate;
+
+/**
+ * Which hook names a run caches (or a hook attaches to): all, an explicit list, short names
+ * over every layer, a glob, or any Java predicate. Resolved in Java against the model's hook
+ * names, so the predicate runs once per name, not once per activation.
+ *
+ * <pre>{@code
+ * Names.all();
+ * Names.of("blocks.0.attn.hook_pattern", "blocks.1.hook_resid_pre");
+ * Names.only("pattern", "resid_pre");             // blocks.*.attn.hook_pattern and blocks.*.hook_resid_pre
+ * Names.glob("blocks.*.attn.hook_[qkv]");
+ * Names.matching(n -> n.endsWith("hook_z"));
+ * }</pre>
+ */
+public final class Names {
+    private final String description;
+    private final Predicate<String> predicate;
+    private final List<String> explicit;
+
+    private Names(String description, Predicate<String> predicate, List<String> explicit) {
+        this.description = description;
+        this.predicate = predicate;
+        this.explicit = explicit;
+    }
+
+    public static Names all() {
+        return new Names("all", n -> true, null);
+    }
+
+    /** Exactly these full hook names; an unknown one is an error that lists the nearest valid names. */
+    public static Names of(String... fullNames) {
+        List<String> names = List.of(fullNames);
+        return new Names("of" + names, names::contains, names);
+    }
+
+    /** Short names as {@link ActName} knows them, at every layer ("pattern", "resid_pre", "z", "embed", ...). */
+    public static Names only(String... shortNames) {
+        List<String> suffixes = new ArrayList<>();
+        for (String s : shortNames) {
+            String full = ActName.of(s, 0, null);
+            suffixes.add(full.substring(full.indexOf('.', "blocks.".length()) + 1));
+        }
+        List<String> topLevel = Arrays.stream(shortNames).map(ActName::of).toList();
+        return new Names("only" + Arrays.toString(shortNames), n -> topLevel.contains(n)
+                || n.startsWith("blocks.") && suffixes.contains(n.substring(n.indexOf('.', "blocks.".length()) + 1)), null);
+    }
+
+    /** A glob over full names, where {@code *} matches any run of characters (dots too). */
+    public static Names glob(String pattern) {
+        Objects.requireNonNull(pattern, "pattern");
+        PathMatcher m = FileSystems.getDefault().getPathMatcher("glob:" + pattern.replace("*", "**"));
+        return new Names("glob(" + pattern + ")", n -> m.matches(Path.of(n)), null);
+    }
+
+    public static Names matching(Predicate<String> predicate) {
+        return new Names("matching(predicate)", Objects.requireNonNull(predicate, "predicate"), null);
+    }
+
+    /** The names of {@code available} this selects; explicit names are returned as given, for Python to check. */
+    List<String> resolve(List<String> available) {
+        if (explicit != null) {
+            return explicit;
+        }
+        List<String> chosen = available.stream().filter(predicate).toList();
+        if (chosen.isEmpty()) {
+            throw new InvalidInputException("no hook name matches " + description + "; hook names look like "
+                    + available.stream().filter(n -> n.startsWith("blocks.0.")).limit(8).toList());
+        }
+        return chosen;
+    }
+
+    boolean isAll() {
+        return description.equals("all");
+    }
+
+    @Override
+    public String toString() {
+        return "Names." + description;
+    }
+}

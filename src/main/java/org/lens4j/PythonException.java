@@ -1,0 +1,18 @@
+package org.lens4j;
+
+import org.lens4j.engine.ErrorKind;
+
+/**
+ * An op failed inside Python (including out-of-memory and a missing module); the message
+ * carries Python's, {@link #pythonTraceback()} the traceback. The engine takes the next call.
+ *
+ * <pre>{@code
+ * try { lens.engine().call("bridge.fail", Map.of(), List.of(), null); }
+ * catch (PythonException e) { System.out.println(e.pythonType()); } // RuntimeError
+ * }</pre>
+ */
+public class PythonException extends LensException {
+    public PythonException(ErrorKind kind, String message, String pythonType, String traceback) {
+        super(kind, message, pythonType, traceback, null);
+    }
+}
