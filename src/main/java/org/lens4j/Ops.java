@@ -34,6 +34,14 @@ public final class Ops {
         return lens.call(op, args, blobs, progress);
     }
 
+    /**
+     * A model input as an op argument: a prompt ({@code String}) or prompts ({@code List<String>})
+     * as they are, tokens ({@link Tensor}) as a handle reference; anything else is refused.
+     */
+    public Object input(Object input) {
+        return Model.input(input);
+    }
+
     /** A tensor handle from a result node {@code {"$tensor": id, "shape": .., "dtype": .., "device": ..}}. */
     public Tensor tensor(JsonNode node) {
         if (node == null || !node.has("$tensor")) {
