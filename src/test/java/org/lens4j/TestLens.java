@@ -14,21 +14,22 @@ import org.lens4j.engine.worker.PythonEnv;
 
 /**
  * The one worker that the test classes of a JVM run share (tests that need a fresh worker
- * start their own), and the project's tiny test model, built on first use.
+ * start their own), and the project's tiny test model, built on first use. Public for the
+ * tests of lens4j's other packages.
  */
-final class TestLens {
-    static final String PROMPT = "When John and Mary went to the shops, John gave the bag to";
+public final class TestLens {
+    public static final String PROMPT = "When John and Mary went to the shops, John gave the bag to";
     private static Lens lens;
     private static Model tiny;
 
     private TestLens() {
     }
 
-    static EngineOptions options() {
+    public static EngineOptions options() {
         return EngineOptions.defaults().withDevice("cpu");
     }
 
-    static synchronized Lens lens() {
+    public static synchronized Lens lens() {
         if (lens == null || !lens.isAlive()) {
             lens = Lens.start(options());
             Lens started = lens;
@@ -37,26 +38,26 @@ final class TestLens {
         return lens;
     }
 
-    static synchronized Path tinyModelDir() {
+    public static synchronized Path tinyModelDir() {
         Path dir = Path.of("target", "test-models", "tiny-gpt2").toAbsolutePath();
         lens().ops().call("model.make_tiny", Map.of("out_dir", dir.toString(), "n_layers", 2, "d_model", 64, "n_heads", 4));
         return dir;
     }
 
     /** The tiny model, loaded once; tests must not close it. */
-    static synchronized Model tiny() {
+    public static synchronized Model tiny() {
         if (tiny == null || tiny.isClosed()) {
             tiny = lens().load(tinyModelDir());
         }
         return tiny;
     }
 
-    static Path venvPython() {
+    public static Path venvPython() {
         return PythonEnv.ensure(options().home(), options().python(), line -> { }).python();
     }
 
     /** Run python/tests/reference_tl.py (TransformerLens directly, in its own process) and return its output folder. */
-    static Path reference(List<String> args) throws IOException, InterruptedException {
+    public static Path reference(List<String> args) throws IOException, InterruptedException {
         Path out = Files.createTempDirectory("lens4j-ref-");
         List<String> command = new ArrayList<>(List.of(venvPython().toString(), "python/tests/reference_tl.py"));
         command.addAll(args.stream().map(a -> a.equals("$OUT") ? out.toString() : a).toList());
@@ -68,14 +69,14 @@ final class TestLens {
         return out;
     }
 
-    static float[] readF32(Path file) throws IOException {
+    public static float[] readF32(Path file) throws IOException {
         ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
         float[] out = new float[b.remaining() / 4];
         b.asFloatBuffer().get(out);
         return out;
     }
 
-    static float maxAbsDiff(float[] a, float[] b) {
+    public static float maxAbsDiff(float[] a, float[] b) {
         if (a.length != b.length) {
             throw new AssertionError("lengths differ: " + a.length + " vs " + b.length);
         }
