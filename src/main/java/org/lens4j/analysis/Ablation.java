@@ -1,0 +1,300 @@
+package org.lens4j.analysis;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import org.lens4j.Args;
+import org.lens4j.InvalidInputException;
+import org.lens4j.Lens;
+import org.lens4j.Model;
+import org.lens4j.ProgressListener;
+import org.lens4j.viz.Html;
+
+/**
+ * Seed 004's head ablations: run the corrupted prompts with one head's output ({@code hook_z})
+ * replaced at chosen positions, for every head, and score each run with the normalized metric
+ * {@code (ablated - corrupted) / (clean - corrupted)}. Methods: zero, mean (of the clean run)
+ * and resample (the clean run's own activation, as seed 004's {@code patch_head_vector}). The
+ * variants run in Python, stacked along the batch axis.
+ *
+ * <pre>{@code
+ * List<AnswerPair> answers = AnswerPair.list(" Mary", " John", " John", " Mary");
+ * Ablation.HeadAblation zero = Ablation.ablateHeads(model, clean, corrupted, answers,
+ *         Ablation.Options.defaults().withMethod(Ablation.Method.ZERO));
+ * double[][] grid = zero.scores();                       // [layer][head]
+ * Ablation.Comparison all = Ablation.compare(model, clean, corrupted, answers, Ablation.Options.defaults()
+ *         .withCategories(Map.of("name mover heads", List.of(Head.of(9, 9), Head.of(9, 6)))));
+ * System.out.println(all.categoryDifference());          // {name mover heads={zero=.., mean=..}}
+ * }</pre>
+ */
+public final class Ablation {
+    private Ablation() {
+    }
+
+    /** What replaces a head's z. */
+    public enum Method {
+        /** z = 0 */
+        ZERO,
+        /** the clean run's mean z at that position (over the batch, or see {@link MeanOver}) */
+        MEAN,
+        /** the clean run's z of the same prompt (or of a prompt drawn by a seeded permutation) */
+        RESAMPLE;
+
+        String wire() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+    }
+
+    /** What mean ablation averages over. */
+    public enum MeanOver {
+        /** the clean batch (what mean ablation usually means) */
+        BATCH,
+        /** d_head, per prompt: seed 004's literal {@code .mean(dim=1, keepdim=True)} */
+        D_HEAD;
+
+        String wire() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /**
+     * Options of {@link #ablateHeads} and {@link #compare}, with withers; {@link #defaults()} follows seed 004.
+     *
+     * <pre>{@code
+     * Ablation.Options o = Ablation.Options.defaults().withMethod(Ablation.Method.MEAN).withHeads(List.of(Head.of(9, 9))).withPositions(List.of(-1));
+     * }</pre>
+     *
+     * @param method for {@link #ablateHeads}
+     * @param methods for {@link #compare}; resample first as in the seed
+     * @param positions positions whose z is replaced, negative from the end (default: the last)
+     * @param heads heads to ablate (null: every head); the others score NaN
+     * @param seed resample: draw the clean prompts by a permutation seeded with this (null: each prompt its own)
+     * @param meanOver mean: over the batch or over d_head
+     * @param metric the metric (null: the mean logit difference of the answers); a {@link Metric.Normalized} is used as it is
+     * @param normalize {@link #ablateHeads}: normalize the metric by the clean and corrupted runs
+     * @param categories {@link #compare}: named groups of heads for seed 004's percentage difference against resample
+     * @param prependBos null: the model's default
+     * @param batchSize rows (prompts x variants) per forward pass; null: 64
+     */
+    public record Options(Method method, List<Method> methods, List<Integer> positions, List<Head> heads, Long seed, MeanOver meanOver,
+                          Metric metric, boolean normalize, Map<String, List<Head>> categories, Boolean prependBos, Integer batchSize) {
+        public Options {
+            Objects.requireNonNull(method, "method");
+            if (methods == null || methods.isEmpty() || methods.stream().anyMatch(Objects::isNull)) {
+                throw new InvalidInputException("methods must be a non-empty list of ablation methods");
+            }
+            methods = List.copyOf(methods);
+            positions = Wire.checkedList(positions, "positions");
+            heads = heads == null ? null : List.copyOf(heads);
+            Head.wire(heads);
+            meanOver = meanOver == null ? MeanOver.BATCH : meanOver;
+            if (metric != null && !metric.isScalar()) {
+                throw new InvalidInputException("an ablation scores each run with one number: use a metric that averages over prompts, not " + metric);
+            }
+            if (categories != null) {
+                Map<String, List<Head>> copy = new LinkedHashMap<>();
+                categories.forEach((name, list) -> {
+                    Head.wire(list);
+                    copy.put(name, List.copyOf(list));
+                });
+                categories = Collections.unmodifiableMap(copy);
+            }
+            if (batchSize != null) {
+                Wire.requirePositive(batchSize, "batchSize");
+            }
+        }
+
+        public static Options defaults() {
+            return new Options(Method.ZERO, List.of(Method.RESAMPLE, Method.ZERO, Method.MEAN), null, null, null, MeanOver.BATCH, null, true,
+                    null, null, null);
+        }
+
+        public Options withMethod(Method value) {
+            return new Options(value, methods, positions, heads, seed, meanOver, metric, normalize, categories, prependBos, batchSize);
+        }
+
+        public Options withMethods(List<Method> value) {
+            return new Options(method, value, positions, heads, seed, meanOver, metric, normalize, categories, prependBos, batchSize);
+        }
+
+        public Options withPositions(List<Integer> value) {
+            return new Options(method, methods, value, heads, seed, meanOver, metric, normalize, categories, prependBos, batchSize);
+        }
+
+        public Options withHeads(List<Head> value) {
+            return new Options(method, methods, positions, value, seed, meanOver, metric, normalize, categories, prependBos, batchSize);
+        }
+
+        public Options withSeed(Long value) {
+            return new Options(method, methods, positions, heads, value, meanOver, metric, normalize, categories, prependBos, batchSize);
+        }
+
+        public Options withMeanOver(MeanOver value) {
+            return new Options(method, methods, positions, heads, seed, value, metric, normalize, categories, prependBos, batchSize);
+        }
+
+        public Options withMetric(Metric value) {
+            return new Options(method, methods, positions, heads, seed, meanOver, value, normalize, categories, prependBos, batchSize);
+        }
+
+        public Options withNormalize(boolean value) {
+            return new Options(method, methods, positions, heads, seed, meanOver, metric, value, categories, prependBos, batchSize);
+        }
+
+        public Options withCategories(Map<String, List<Head>> value) {
+            return new Options(method, methods, positions, heads, seed, meanOver, metric, normalize, value, prependBos, batchSize);
+        }
+
+        public Options withPrependBos(Boolean value) {
+            return new Options(method, methods, positions, heads, seed, meanOver, metric, normalize, categories, value, batchSize);
+        }
+
+        public Options withBatchSize(Integer value) {
+            return new Options(method, methods, positions, heads, seed, meanOver, metric, normalize, categories, prependBos, value);
+        }
+    }
+
+    /**
+     * One method's scores.
+     *
+     * <pre>{@code
+     * Ablation.HeadAblation r = Ablation.ablateHeads(model, clean, corrupted, answers, Ablation.Options.defaults()); r.figure(lens).save(Path.of("zero.html"));
+     * }</pre>
+     *
+     * @param method "zero", "mean" or "resample"
+     * @param scores [layer][head]; NaN for heads not ablated
+     * @param normalized whether the scores are normalized ((ablated - corrupted) / (clean - corrupted))
+     * @param positions the ablated positions (non-negative)
+     * @param cleanMetric the metric on the clean run (unnormalized)
+     * @param corruptedMetric the metric on the corrupted run (unnormalized)
+     */
+    public record HeadAblation(String method, double[][] scores, boolean normalized, int[] positions, double cleanMetric,
+                               double corruptedMetric) {
+        public double score(Head head) {
+            return scores[head.layer()][head.head()];
+        }
+
+        /** The {@code k} heads with the highest scores, as "L9H9=0.512". */
+        public List<String> top(int k) {
+            return HeadDetector.top(scores, k);
+        }
+
+        /** Seed 004's layer x head heatmap (RdBu around 0; heads not ablated left blank). */
+        public Html figure(Lens lens) {
+            return HeadDetector.headHeatmap(lens, scores, "Logit difference after " + method + " ablation" + (normalized ? " (normalized)" : ""));
+        }
+    }
+
+    /**
+     * Seed 004's side-by-side comparison.
+     *
+     * <pre>{@code
+     * double[][] zero = Ablation.compare(model, clean, corrupted, answers, Ablation.Options.defaults()).scores(Ablation.Method.ZERO);
+     * }</pre>
+     *
+     * @param methods the methods, in the order of {@code scores}
+     * @param scores [method][layer][head], normalized
+     * @param positions the ablated positions
+     * @param cleanMetric the metric on the clean run
+     * @param corruptedMetric the metric on the corrupted run
+     * @param categoryDifference per category, per method other than resample: seed 004's
+     *     {@code count_procentage_difference(resample, method)}, {@code int(sum(|m / r| for heads with r > 0.05) / n * 100)};
+     *     null without categories
+     */
+    public record Comparison(List<String> methods, double[][][] scores, int[] positions, double cleanMetric, double corruptedMetric,
+                             Map<String, Map<String, Integer>> categoryDifference) {
+        /** One method's grid, [layer][head]. */
+        public double[][] scores(Method method) {
+            int i = methods.indexOf(method.wire());
+            if (i < 0) {
+                throw new InvalidInputException("this comparison has no " + method.wire() + " ablation; methods: " + methods);
+            }
+            return scores[i];
+        }
+
+        /** Seed 004's heatmaps, one per method, in the order of {@code methods}. */
+        public List<Html> figures(Lens lens) {
+            List<Html> out = new ArrayList<>();
+            for (int i = 0; i < methods.size(); i++) {
+                out.add(HeadDetector.headHeatmap(lens, scores[i], "Logit difference after " + methods.get(i) + " ablation (normalized)"));
+            }
+            return out;
+        }
+    }
+
+    /** Every head (or {@code options.heads()}) ablated in turn by {@code options.method()}. */
+    public static HeadAblation ablateHeads(Model model, Object clean, Object corrupted, List<AnswerPair> answers, Options options) {
+        return ablateHeads(model, clean, corrupted, answers, options, ProgressListener.NONE);
+    }
+
+    public static HeadAblation ablateHeads(Model model, Object clean, Object corrupted, List<AnswerPair> answers, Options options,
+                                           ProgressListener progress) {
+        Objects.requireNonNull(options, "options");
+        Lens lens = model.lens();
+        try (Metric.Binding metric = options.metric() == null ? null : options.metric().bind(lens)) {
+            Args args = common(model, clean, corrupted, answers, options, metric).put("method", options.method().wire())
+                    .put("normalize", options.normalize());
+            JsonNode v = lens.ops().call("analysis.ablate_heads", args.map(), List.of(), progress).value();
+            return new HeadAblation(v.get("method").asText(), Wire.d2(lens, v.get("scores")), v.get("normalized").asBoolean(),
+                    Wire.ints(v.get("positions")), Wire.number(v.get("clean_metric")), Wire.number(v.get("corrupted_metric")));
+        }
+    }
+
+    /** Seed 004's comparison of {@code options.methods()}, sharing one clean and one corrupted run. */
+    public static Comparison compare(Model model, Object clean, Object corrupted, List<AnswerPair> answers, Options options) {
+        return compare(model, clean, corrupted, answers, options, ProgressListener.NONE);
+    }
+
+    public static Comparison compare(Model model, Object clean, Object corrupted, List<AnswerPair> answers, Options options,
+                                     ProgressListener progress) {
+        Objects.requireNonNull(options, "options");
+        if (options.categories() != null && !options.methods().contains(Method.RESAMPLE)) {
+            throw new InvalidInputException("categories compare each method with resample ablation: include Method.RESAMPLE in methods");
+        }
+        Lens lens = model.lens();
+        try (Metric.Binding metric = options.metric() == null ? null : options.metric().bind(lens)) {
+            Map<String, Object> categories = null;
+            if (options.categories() != null) {
+                categories = new LinkedHashMap<>();
+                for (Map.Entry<String, List<Head>> e : options.categories().entrySet()) {
+                    categories.put(e.getKey(), Head.wire(e.getValue()));
+                }
+            }
+            Args args = common(model, clean, corrupted, answers, options, metric)
+                    .put("methods", options.methods().stream().map(Method::wire).toList()).put("categories", categories);
+            JsonNode v = lens.ops().call("analysis.ablation_comparison", args.map(), List.of(), progress).value();
+            Map<String, Map<String, Integer>> table = null;
+            if (v.has("category_difference")) {
+                table = new LinkedHashMap<>();
+                for (Map.Entry<String, JsonNode> e : v.get("category_difference").properties()) {
+                    Map<String, Integer> row = new LinkedHashMap<>();
+                    for (Map.Entry<String, JsonNode> m : e.getValue().properties()) {
+                        row.put(m.getKey(), m.getValue().asInt());
+                    }
+                    table.put(e.getKey(), row);
+                }
+            }
+            return new Comparison(Wire.strings(v.get("methods")), Wire.d3(lens, v.get("scores")), Wire.ints(v.get("positions")),
+                    Wire.number(v.get("clean_metric")), Wire.number(v.get("corrupted_metric")), table);
+        }
+    }
+
+    private static Args common(Model model, Object clean, Object corrupted, List<AnswerPair> answers, Options options, Metric.Binding metric) {
+        Objects.requireNonNull(model, "model");
+        if (answers == null && metric == null) {
+            throw new InvalidInputException("give answers ((correct, incorrect) pairs) or a metric in the options");
+        }
+        Lens lens = model.lens();
+        List<Integer> positions = options.positions() == null ? List.of(-1) : options.positions();
+        return Args.of("model", model.ref(), "clean", lens.ops().input(clean), "corrupted", lens.ops().input(corrupted),
+                "answers", answers == null ? null : AnswerPair.wire(answers), "positions", positions,
+                "heads", Head.wire(options.heads()), "seed", options.seed(), "mean_over", options.meanOver().wire(),
+                "metric", metric == null ? null : metric.spec(), "prepend_bos", options.prependBos(), "batch_size", options.batchSize());
+    }
+}

@@ -1,0 +1,222 @@
+package org.lens4j.analysis;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import org.lens4j.Args;
+import org.lens4j.InvalidInputException;
+import org.lens4j.Lens;
+import org.lens4j.Model;
+import org.lens4j.viz.Figures;
+import org.lens4j.viz.HeatmapOptions;
+import org.lens4j.viz.Html;
+
+/**
+ * The logit lens: unembed the residual stream after each layer and see what the model would
+ * predict if it stopped there: per layer and position the top tokens, a target token's
+ * probability and rank, and the KL divergence from the final prediction.
+ *
+ * <pre>{@code
+ * // seed 003: blocks.L.ln2.hook_normalized unembedded, one row per layer
+ * LogitLens.Result lens = LogitLens.run(model, "James Potter went to school. James", LogitLens.Options.defaults());
+ * double[][] kl = lens.klGrid(0);                 // [position][layer], the seed's kl_divergences
+ * String[][] top = lens.topTokenGrid(0);          // [position][layer], the seed's argmax tokens
+ * // seed 001: accumulated_resid through the final layer norm, with a target token
+ * LogitLens.Result acc = LogitLens.run(model, prompt,
+ *         LogitLens.Options.defaults().withSource(LogitLens.Source.ACCUMULATED_RESID).withInclMid(true).withTarget(" Mary"));
+ * }</pre>
+ *
+ * <p>KL is seed 003's {@code kl_div(log_softmax(row), softmax(final_logits), reduction="none").sum(-1)},
+ * that is KL(final || row).
+ */
+public final class LogitLens {
+    private LogitLens() {
+    }
+
+    /** Where each row of the lens comes from. */
+    public enum Source {
+        /** Seed 003: {@code unembed(blocks.L.ln2.hook_normalized)}; rows {@code 0_ln2}, {@code 1_ln2}, ... */
+        LN2_NORMALIZED,
+        /** {@code unembed(ln_final(blocks.L.hook_resid_post))}; the last row is the model's output. Rows {@code 0_post}, ... */
+        RESID_POST,
+        /**
+         * Seed 001: {@code cache.accumulated_resid()} rows through {@code apply_ln_to_stack(layer=-1)} (the final
+         * layer norm's cached scale, the seed's formula) then the unembed. Rows {@code 0_pre}, ({@code 0_mid}), ..., {@code final_post}.
+         */
+        ACCUMULATED_RESID;
+
+        String wire() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /**
+     * What the lens reads and reports; {@link #defaults()} is seed 003's lens with the top 5 tokens.
+     *
+     * <pre>{@code
+     * LogitLens.Options o = LogitLens.Options.defaults().withTopK(3).withPositions(List.of(-1)).withTarget(" Paris");
+     * }</pre>
+     *
+     * @param source where the rows come from
+     * @param rows which rows (layers), by index, negative from the end; null for all
+     * @param positions which positions, negative from the end; null for all
+     * @param topK top tokens per cell
+     * @param target a token (one-token text or id) whose probability and rank to report, or null
+     * @param inclMid with ACCUMULATED_RESID, also the residual stream between attention and MLP
+     * @param recomputeLn with ACCUMULATED_RESID, normalize each row with its own statistics (TransformerLens' {@code apply_ln=True})
+     * @param prependBos null: the model's default
+     */
+    public record Options(Source source, List<Integer> rows, List<Integer> positions, int topK, Object target, boolean inclMid,
+                          boolean recomputeLn, Boolean prependBos) {
+        public Options {
+            Objects.requireNonNull(source, "source");
+            rows = Wire.checkedList(rows, "rows");
+            positions = Wire.checkedList(positions, "positions");
+            Wire.requirePositive(topK, "topK");
+            target = target == null ? null : AnswerPair.checkToken(target, "target");
+            if ((inclMid || recomputeLn) && source != Source.ACCUMULATED_RESID) {
+                throw new InvalidInputException("inclMid and recomputeLn apply to Source.ACCUMULATED_RESID only; the source is " + source);
+            }
+        }
+
+        public static Options defaults() {
+            return new Options(Source.LN2_NORMALIZED, null, null, 5, null, false, false, null);
+        }
+
+        public Options withSource(Source value) {
+            return new Options(value, rows, positions, topK, target, inclMid, recomputeLn, prependBos);
+        }
+
+        public Options withRows(List<Integer> value) {
+            return new Options(source, value, positions, topK, target, inclMid, recomputeLn, prependBos);
+        }
+
+        public Options withPositions(List<Integer> value) {
+            return new Options(source, rows, value, topK, target, inclMid, recomputeLn, prependBos);
+        }
+
+        public Options withTopK(int value) {
+            return new Options(source, rows, positions, value, target, inclMid, recomputeLn, prependBos);
+        }
+
+        public Options withTarget(String value) {
+            return new Options(source, rows, positions, topK, value, inclMid, recomputeLn, prependBos);
+        }
+
+        public Options withTarget(int tokenId) {
+            return new Options(source, rows, positions, topK, tokenId, inclMid, recomputeLn, prependBos);
+        }
+
+        public Options withInclMid(boolean value) {
+            return new Options(source, rows, positions, topK, target, value, recomputeLn, prependBos);
+        }
+
+        public Options withRecomputeLn(boolean value) {
+            return new Options(source, rows, positions, topK, target, inclMid, value, prependBos);
+        }
+
+        public Options withPrependBos(Boolean value) {
+            return new Options(source, rows, positions, topK, target, inclMid, recomputeLn, value);
+        }
+    }
+
+    /**
+     * The lens. Grids are indexed [row][prompt][position(][k)]; {@code positions} gives the
+     * positions (non-negative) that the position axis holds.
+     *
+     * <pre>{@code
+     * LogitLens.Result r = LogitLens.run(model, prompt, LogitLens.Options.defaults()); double[][] kl = r.klGrid(0); r.figure(lens).show();
+     * }</pre>
+     *
+     * @param source the source's name ("ln2_normalized", "resid_post", "accumulated_resid")
+     * @param labels one per row, as TransformerLens labels layers ("0_ln2", "3_pre", "final_post")
+     * @param rows the rows' indices among all rows of the source
+     * @param positions the positions held, in order
+     * @param strTokens each prompt's token strings
+     * @param topTokenIds [row][prompt][position][k]
+     * @param topTokens the same as token strings
+     * @param topProbs [row][prompt][position][k]
+     * @param kl KL(final || row), [row][prompt][position]
+     * @param targetId the target token's id, or null
+     * @param targetProbs [row][prompt][position], or null without a target
+     * @param targetRanks [row][prompt][position] (0 = top), or null without a target
+     */
+    public record Result(String source, List<String> labels, int[] rows, int[] positions, List<List<String>> strTokens,
+                         long[][][][] topTokenIds, String[][][][] topTokens, double[][][][] topProbs, double[][][] kl,
+                         Integer targetId, double[][][] targetProbs, long[][][] targetRanks) {
+
+        /** Seed 003's grid: KL at [position][row] for one prompt. */
+        public double[][] klGrid(int prompt) {
+            checkPrompt(prompt);
+            double[][] out = new double[positions.length][labels.size()];
+            for (int r = 0; r < labels.size(); r++) {
+                for (int p = 0; p < positions.length; p++) {
+                    out[p][r] = kl[r][prompt][p];
+                }
+            }
+            return out;
+        }
+
+        /** Seed 003's grid: the top token at [position][row] for one prompt. */
+        public String[][] topTokenGrid(int prompt) {
+            checkPrompt(prompt);
+            String[][] out = new String[positions.length][labels.size()];
+            for (int r = 0; r < labels.size(); r++) {
+                for (int p = 0; p < positions.length; p++) {
+                    out[p][r] = topTokens[r][prompt][p][0];
+                }
+            }
+            return out;
+        }
+
+        /** Seed 003's picture for the first prompt: see {@link #figure(Lens, int)}. */
+        public Html figure(Lens lens) {
+            return figure(lens, 0);
+        }
+
+        /**
+         * Seed 003's picture: a heatmap of KL(final || row), rows (layers) by positions labelled
+         * with the prompt's tokens; {@link #topTokenGrid(int)} holds each cell's top token.
+         */
+        public Html figure(Lens lens, int prompt) {
+            checkPrompt(prompt);
+            double[][] grid = new double[labels.size()][];
+            for (int r = 0; r < grid.length; r++) {
+                grid[r] = kl[r][prompt].clone();
+            }
+            List<String> tokens = new ArrayList<>();
+            for (int p : positions) {
+                tokens.add(strTokens.get(prompt).get(p));
+            }
+            return Figures.imshow(lens, grid, HeatmapOptions.titled("Logit lens (" + source + "): KL(final || layer)")
+                    .withX(tokens).withY(labels).withXaxis("Position").withYaxis("Layer").withCaxis("KL").withMidpoint(null));
+        }
+
+        private void checkPrompt(int prompt) {
+            if (prompt < 0 || prompt >= strTokens.size()) {
+                throw new InvalidInputException("prompt " + prompt + " is out of range: the lens holds " + strTokens.size() + " prompt(s)");
+            }
+        }
+    }
+
+    /** The lens of a prompt, prompts or tokens. */
+    public static Result run(Model model, Object input, Options options) {
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(options, "options");
+        Lens lens = model.lens();
+        Args args = Args.of("model", model.ref(), "input", lens.ops().input(input), "layers", options.rows(),
+                "positions", options.positions(), "top_k", options.topK(), "target", options.target(),
+                "source", options.source().wire(), "incl_mid", options.inclMid(), "recompute_ln", options.recomputeLn(),
+                "prepend_bos", options.prependBos());
+        JsonNode v = lens.ops().call("analysis.logit_lens", args.map()).value();
+        boolean hasTarget = v.has("target_id");
+        return new Result(v.get("source").asText(), Wire.strings(v.get("labels")), Wire.ints(v.get("rows")), Wire.ints(v.get("positions")),
+                Wire.strings2(v.get("str_tokens")), Wire.l4(lens, v.get("top_token_ids")), Wire.strings4(v.get("top_tokens")),
+                Wire.d4(lens, v.get("top_probs")), Wire.d3(lens, v.get("kl")),
+                hasTarget ? v.get("target_id").asInt() : null,
+                hasTarget ? Wire.d3(lens, v.get("target_probs")) : null,
+                hasTarget ? Wire.l3(lens, v.get("target_ranks")) : null);
+    }
+}

@@ -1,0 +1,48 @@
+package org.lens4j.analysis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every result record written as JSON and read back, with no worker: NaN, nulls, nested
+ * arrays and labels survive. (The analysis tests also round-trip the results they compute.)
+ */
+class JsonRoundTripTest {
+    @Test
+    void everyResultRecord() {
+        double nan = Double.NaN;
+        Fixtures.assertJsonRoundTrip(new TestPrompt.Result(List.of("<|endoftext|>", "Hi"), List.of(" Mary"), List.of(List.of(" Mary")),
+                List.of(new TestPrompt.Step(1, List.of(5), List.of(" Mary"), List.of(0), List.of(1.5), List.of(0.7),
+                        List.of(new TestPrompt.TopToken(5, " Mary", 1.5, 0.7))))));
+        LogitLens.Result lens = Fixtures.assertJsonRoundTrip(new LogitLens.Result("ln2_normalized", List.of("0_ln2"), new int[] {0}, new int[] {0, 1},
+                List.of(List.of("a", "b")), new long[][][][] {{{{3}, {4}}}}, new String[][][][] {{{{"x"}, {"y"}}}},
+                new double[][][][] {{{{0.5}, {0.25}}}}, new double[][][] {{{0.1, 0.2}}}, null, null, null));
+        assertNull(lens.targetId());
+        assertEquals("y", lens.topTokenGrid(0)[1][0]);
+        Fixtures.assertJsonRoundTrip(new DirectLogitAttribution.Attribution("head", List.of("L0H0", "L0H1"), new double[] {1, 2},
+                new double[][] {{1}, {2}}, 3, new int[][] {{1, 2}}, 1, 2));
+        Fixtures.assertJsonRoundTrip(new HeadDetector.Scores("induction_head", new double[][] {{0.5, -1}}, 1));
+        Fixtures.assertJsonRoundTrip(new HeadDetector.RepeatedTokenScores(10, new double[][] {{1}}, new double[][] {{2}}, new double[][] {{3}}));
+        Fixtures.assertJsonRoundTrip(new HeadDetector.InductionScores(List.of("q"), new double[][][] {{{0.5}}}, new int[] {0}, new int[] {0},
+                new double[] {0.5}, -4, 10));
+        Ablation.HeadAblation ab = Fixtures.assertJsonRoundTrip(new Ablation.HeadAblation("zero", new double[][] {{nan, 0.5}}, true,
+                new int[] {14}, 1.5, -0.5));
+        assertTrue(Double.isNaN(ab.scores()[0][0]));
+        Fixtures.assertJsonRoundTrip(new Ablation.Comparison(List.of("resample", "zero"), new double[][][] {{{1}}, {{nan}}}, new int[] {14}, 1,
+                0, Map.of("name movers", Map.of("zero", 25))));
+        Fixtures.assertJsonRoundTrip(new Ablation.Comparison(List.of("zero"), new double[][][] {{{1}}}, new int[] {14}, 1, 0, null));
+        Fixtures.assertJsonRoundTrip(new ActivationDataset("resid_pre", List.of(0, 1), 26, new int[] {5}, new int[] {5},
+                new double[][][] {{{1, 2}, {3, 4}}}, new double[][][] {{{0, 0}, {1, 1}}}));
+        Fixtures.assertJsonRoundTrip(new SteeringVector("resid_pre", List.of(3), new double[][] {{1, -1}}, new double[] {1.414}));
+        Fixtures.assertJsonRoundTrip(new Pca2.Result(List.of(4), new double[][][] {{{1, 0}, {0, 1}}}, new double[][][] {{{1, 2}}},
+                new double[][][] {{{3, 4}}}, new double[][] {{0.6, 0.4}}, new double[][] {{0, 0}}, new double[] {1}, new double[] {1}));
+        Fixtures.assertJsonRoundTrip(Head.parse("L9H9"));
+        Fixtures.assertJsonRoundTrip(AnswerPair.of(" Mary", " John"));
+        assertEquals(AnswerPair.of(12, 13), AnalysisJson.fromJson(AnalysisJson.toJson(AnswerPair.of(12, 13)), AnswerPair.class));
+    }
+}
