@@ -134,7 +134,12 @@ class WorkerEngineTest {
 
     @Test
     void handlesAreFreedByCloseScopeAndGarbageCollection() {
-        Lens lens = TestLens.lens();
+        try (Lens lens = Lens.start(TestLens.options())) { // its own worker: no other test's handles come and go
+            handlesAreFreed(lens);
+        }
+    }
+
+    private static void handlesAreFreed(Lens lens) {
         int before = lens.pythonHandleCount();
         try (Scope scope = lens.scope()) {
             for (int i = 0; i < 50; i++) {

@@ -208,6 +208,34 @@ class PythonEnvTest {
     }
 
     @Test
+    void defaultVenvIsRememberedSoTheNextStartNeedsNoPythonSearch() throws IOException {
+        Path home = tmp.resolve("home");
+        PythonEnv.Spec spec = PythonEnv.Spec.fromDirectory(specDir("--no-index\nlens4j-no-such-package-xyz==1.0\n", ""));
+        Path fake = script("python3", "echo 'lens4j-probe 3.11.4 cpython " + tmp.resolve("nowhere/python3.11") + "'");
+        Path venv = home.resolve("venvs").resolve(spec.hash("cpython-3.11"));
+        Path python = PythonEnv.pythonIn(venv);
+        Files.createDirectories(python.getParent());
+        Files.writeString(python, "#!/bin/sh\n");
+        Files.setPosixFilePermissions(python, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.writeString(venv.resolve(PythonEnv.MARKER), "implementation=cpython\nversion=3.11.4\nexecutable=/opt/py/bin/python3.11\n");
+
+        PythonEnv first = PythonEnv.ensure(new PythonEnv.Setup(home, null, l -> { }, spec, List.of(fake.getParent())));
+        assertEquals(venv, first.venv());
+        // No Python on the search path now: the remembered venv is used without a search.
+        PythonEnv again = PythonEnv.ensure(new PythonEnv.Setup(home, null, l -> { }, spec, List.of()));
+        assertEquals(venv, again.venv());
+        assertEquals("cpython 3.11.4 at /opt/py/bin/python3.11", again.base().describe());
+        // An explicit LENS4J_PYTHON always searches, and a bad one is reported, not bypassed.
+        assertThrows(PythonEnvException.class,
+                () -> PythonEnv.ensure(new PythonEnv.Setup(home, tmp.resolve("nope").toString(), l -> { }, spec, List.of())));
+        // A venv that lost its marker is not reused through the pointer.
+        Files.delete(venv.resolve(PythonEnv.MARKER));
+        PythonEnvException e = assertThrows(PythonEnvException.class,
+                () -> PythonEnv.ensure(new PythonEnv.Setup(home, null, l -> { }, spec, List.of())));
+        assertEquals("find Python", e.step());
+    }
+
+    @Test
     void waitsForAnotherProcessBuildingTheSameVenvAndReusesIt() throws Exception {
         PythonEnv.BasePython base = realPython();
         Path spec = specDir("--no-index\nlens4j-no-such-package-xyz==1.0\n", "");
