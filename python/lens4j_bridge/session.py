@@ -85,7 +85,9 @@ def error_info(exc: BaseException) -> dict[str, Any]:
 
 def _kind_of(exc: BaseException) -> str:
     name = type(exc).__name__
-    if name == "OutOfMemoryError" or isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+    text = str(exc).lower()
+    # CUDA says "out of memory"; torch's CPU allocator says "can't allocate memory"
+    if name == "OutOfMemoryError" or isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate memory" in text:
         return "out_of_memory"
     if isinstance(exc, ModuleNotFoundError):
         return "missing_module"

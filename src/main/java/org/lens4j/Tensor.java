@@ -248,6 +248,15 @@ public final class Tensor extends Handle {
         return Tensors.floats(toBlob());
     }
 
+    /**
+     * Fill an array you own with all elements (row-major, converted to float) and return it.
+     * Reusing one array in a loop avoids allocating (and page-faulting) a new one per read,
+     * which is what bounds throughput for tensors of many MiB.
+     */
+    public float[] toFloatArray(float[] into) {
+        return Tensors.floatsInto(toBlob(), into);
+    }
+
     public double[] toDoubleArray() {
         return Tensors.doubles(toBlob());
     }
