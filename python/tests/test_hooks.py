@@ -541,3 +541,21 @@ def test_generation_with_a_steering_vector(s, model, bridge):
     assert torch.equal(tensor(s, a["tokens"]), tensor(s, b["tokens"])) and torch.equal(tensor(s, a["tokens"]), ref_tokens)
     assert isinstance(a["text"], list) and len(a["text"]) == 2
     assert no_hooks_left(bridge)
+
+
+def test_matched_names_from_a_java_filter_are_checked_and_swept_like_a_glob(s, model, bridge, tokens):
+    """``matched``: names a Java filter chose. Unknown ones fail with the nearest names; gated
+    points are skipped (as a glob skips them); aliases of one point are hooked once."""
+    got = call(s, "hooks.resolve", model=model, hooks=[{"matched": ["blocks.0.attn.hook_result", "blocks.0.attn.hook_z",
+                                                                    "blocks.0.hook_in", "blocks.0.hook_resid_pre"],
+                                                        "actions": [{"type": "zero"}]}])
+    assert [g["key"] for g in got] == ["blocks.0.attn.hook_z", "blocks.0.hook_in"]
+    with pytest.raises(LensError) as e:
+        call(s, "hooks.resolve", model=model, hooks=[{"matched": ["blocks.0.attn.hook_zz"], "actions": [{"type": "zero"}]}])
+    assert e.value.kind == "unknown_hook" and "blocks.0.attn.hook_z" in str(e.value)
+    with pytest.raises(LensError, match="matches no hook point that fires"):
+        call(s, "hooks.resolve", model=model, hooks=[{"matched": ["blocks.0.attn.hook_result"], "actions": [{"type": "zero"}]}])
+    out = run_spec(s, model, tokens, {"matched": ["blocks.0.attn.hook_z", "blocks.1.attn.hook_z"], "select": {"head": 0}, "actions": [{"type": "zero"}]})
+    want = bridge.run_with_hooks(tokens, fwd_hooks=[(lambda n: n.endswith("attn.hook_z"), lambda x, hook: x.__setitem__((slice(None), slice(None), 0), 0) or x)])
+    assert diff(tensor(s, out["logits"]), want) <= TOL
+    assert no_hooks_left(bridge)

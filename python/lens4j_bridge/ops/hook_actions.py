@@ -23,7 +23,7 @@ from ..values import tensor_meta
 from .model import check_hook_names
 from .tensor import as_tensor
 
-SPEC_KEYS = ("names", "glob", "dir", "select", "actions")
+SPEC_KEYS = ("names", "glob", "matched", "dir", "select", "actions")
 SELECT_KEYS = ("batch", "pos", "head")
 ACTION_KEYS: dict[str, tuple[str, ...]] = {
     "zero": (),
@@ -87,14 +87,20 @@ def resolve_targets(model: Any, spec: dict[str, Any], hook_dict: dict[str, Any])
     """The hook points a spec names (explicit names and/or a glob), each point once."""
     names = spec.get("names")
     glob = spec.get("glob")
-    require(names is not None or glob is not None, "a hook needs 'names' (a list of hook names) or 'glob' (e.g. 'blocks.*.attn.hook_z')")
+    from_filter = spec.get("matched")  # names a Java filter chose: checked like names, swept like a glob
+    require(names is not None or glob is not None or from_filter is not None,
+            "a hook needs 'names' (a list of hook names), 'glob' (e.g. 'blocks.*.attn.hook_z') or 'matched'")
     wanted: list[str] = []
-    if names is not None:
-        if isinstance(names, str):
-            names = [names]
-        require(isinstance(names, list) and all(isinstance(n, str) for n in names), f"'names' must be a list of hook names, got {names!r}")
-        _check_names(model, hook_dict, names)
-        wanted += names
+    for key, value in (("names", names), ("matched", from_filter)):
+        if value is None:
+            continue
+        if isinstance(value, str):
+            value = [value]
+        require(isinstance(value, list) and all(isinstance(n, str) for n in value), f"'{key}' must be a list of hook names, got {value!r}")
+        _check_names(model, hook_dict, value)
+        wanted += value
+        if key == "names":
+            names = value
     if glob is not None:
         require(isinstance(glob, str), f"'glob' must be a string, got {glob!r}")
         matched = [n for n in hook_dict if fnmatch.fnmatchcase(n, glob)]
@@ -116,7 +122,7 @@ def resolve_targets(model: Any, spec: dict[str, Any], hook_dict: dict[str, Any])
                 raise LensError(f"hook {name!r} never fires while cfg.{reason} is False; enable it on the model first (set_{reason}(True))", "unknown_hook")
             continue  # a glob sweeps past gated-off points, as TransformerLens' filters do
         targets.append(_target(hook_dict, name))
-    require(len(targets) > 0, f"the hook spec matches no hook point that fires: {names or glob!r}")
+    require(len(targets) > 0, f"the hook spec matches no hook point that fires: {names or from_filter or glob!r}")
     return targets
 
 
@@ -536,6 +542,8 @@ def compile_hooks(s: Session, model: Any, specs: Any) -> CompiledHooks:
         specs = [specs]
     require(isinstance(specs, list), f"'hooks' must be a list of hook specs, got {type(specs).__name__}")
     out = CompiledHooks()
+    if not specs:
+        return out  # no spec: skip hook_dict, which the bridge rebuilds on every read
     hook_dict = model.hook_dict  # a property that rebuilds the dict (~0.3 ms): read it once
     for n, spec in enumerate(specs):
         require(isinstance(spec, dict), f"hook {n} must be an object with keys {list(SPEC_KEYS)}, got {type(spec).__name__}")

@@ -3,6 +3,16 @@ package org.lens4j;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.List;
+import org.lens4j.hook.Backward;
+import org.lens4j.hook.Direction;
+import org.lens4j.hook.GenerateOptions;
+import org.lens4j.hook.Generation;
+import org.lens4j.hook.GradientRun;
+import org.lens4j.hook.Hook;
+import org.lens4j.hook.HookRun;
+import org.lens4j.hook.HookRunOptions;
+import org.lens4j.hook.HookSet;
+import org.lens4j.hook.Hooks;
 
 /**
  * A loaded model (TransformerLens' {@code TransformerBridge}): its config, tokenizer, and runs.
@@ -186,6 +196,84 @@ public final class Model extends Handle {
             }
         }
         return new Run(logits, loss, new ActivationCache(lens(), v.get("cache")));
+    }
+
+    // -- hooks (org.lens4j.hook) ------------------------------------------------------------------
+
+    /** The hook names of this model that {@code names} selects (explicit names come back as given, for the run to check). */
+    public List<String> hookNames(Names names) {
+        return names.isAll() ? hookNames() : names.resolve(hookNames());
+    }
+
+    /**
+     * The logits of a run with hooks on; the hooks are removed afterwards, also when the run fails.
+     *
+     * <pre>{@code
+     * Tensor ablated = model.runWithHooks(prompt, Hook.at(ActName.of("z", 9)).positions(-1).heads(9).zero());
+     * }</pre>
+     */
+    public Tensor runWithHooks(Object input, Hook... hooks) {
+        return Hooks.runWithHooks(this, input, hooks);
+    }
+
+    /** A run with hooks that returns logits, loss, both or neither, and what capture actions stored; may stop at a layer. */
+    public HookRun runWithHooks(Object input, HookRunOptions options, Hook... hooks) {
+        return Hooks.runWithHooks(this, input, options, hooks);
+    }
+
+    /** Attach a hook to the model until the returned set is closed or {@link #resetHooks()} runs. */
+    public HookSet addHook(Hook hook) {
+        return Hooks.add(this, false, hook);
+    }
+
+    /** Attach a hook; a permanent one survives {@link #resetHooks()} (TransformerLens' {@code add_perma_hook}). */
+    public HookSet addHook(Hook hook, boolean permanent) {
+        return Hooks.add(this, permanent, hook);
+    }
+
+    /**
+     * A hooks scope: the hooks are on until the returned set closes, even when the block fails.
+     *
+     * <pre>{@code
+     * try (HookSet on = model.hooks(Hook.at(ActName.of("z", 9)).positions(-1).heads(9).zero())) {
+     *     Run ablated = model.runWithCache(prompt);
+     * }
+     * }</pre>
+     */
+    public HookSet hooks(Hook... hooks) {
+        return Hooks.add(this, false, hooks);
+    }
+
+    /** Remove the non-permanent hooks added to this model (both directions); returns how many. */
+    public int resetHooks() {
+        return Hooks.reset(this, false, Direction.BOTH);
+    }
+
+    /** Remove added hooks of one direction (or {@link Direction#BOTH}), permanent ones too with {@code includingPermanent}. */
+    public int resetHooks(boolean includingPermanent, Direction direction) {
+        return Hooks.reset(this, includingPermanent, direction);
+    }
+
+    /** A cache taken while these hooks (and any added ones) are on. */
+    public Run runWithCache(Object input, Names names, Hook... hooks) {
+        return Hooks.runWithCache(this, input, names, RunOptions.defaults(), hooks);
+    }
+
+    public Run runWithCache(Object input, Names names, RunOptions options, Hook... hooks) {
+        return Hooks.runWithCache(this, input, names, options, hooks);
+    }
+
+    /**
+     * A cache with gradients: forward with the hooks on, backward from {@code backward} (the loss, a
+     * logit difference, a Java metric), {@code <name>_grad} entries beside the activations.
+     */
+    public GradientRun runWithGradients(Object input, Names names, Backward backward, Hook... hooks) {
+        return Hooks.runWithGradients(this, input, names, backward, hooks);
+    }
+
+    /** Generate text (greedy or sampled) with the options' hooks on; see {@link GenerateOptions}. */
+    public Generation generate(Object input, GenerateOptions options) {
+        return Hooks.generate(this, input, options);
     }
 
     // -- weights ------------------------------------------------------------------------------

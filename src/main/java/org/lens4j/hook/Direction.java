@@ -1,0 +1,33 @@
+package org.lens4j.hook;
+
+import java.util.Locale;
+
+/**
+ * Which pass a hook runs in: the forward pass (activations) or the backward pass (the
+ * gradients arriving at a hook point); {@link #BOTH} selects both, for {@code resetHooks}.
+ *
+ * <pre>{@code
+ * model.addHook(Hook.at("blocks.1.hook_resid_pre").backward().capture("g"));
+ * model.resetHooks(false, Direction.BACKWARD);   // removes only the backward hooks
+ * }</pre>
+ */
+public enum Direction {
+    FORWARD, BACKWARD, BOTH;
+
+    /** The name the Python side uses: "fwd", "bwd" or "both". */
+    String wire() {
+        return switch (this) {
+            case FORWARD -> "fwd";
+            case BACKWARD -> "bwd";
+            case BOTH -> "both";
+        };
+    }
+
+    static Direction fromWire(String s) {
+        return switch (s == null ? "fwd" : s.toLowerCase(Locale.ROOT)) {
+            case "bwd" -> BACKWARD;
+            case "both" -> BOTH;
+            default -> FORWARD;
+        };
+    }
+}

@@ -1,0 +1,33 @@
+package org.lens4j.hook;
+
+import java.util.List;
+import org.lens4j.Tensor;
+
+/**
+ * The result of {@code model.generate}: the text of each prompt (prompt and continuation,
+ * special tokens dropped), the tokens [batch, prompt + new], the logits of each step
+ * [batch, steps, d_vocab] when asked for, and what capture actions stored (use
+ * {@link Hook#captureEach} to keep one value per step).
+ *
+ * <pre>{@code
+ * Generation g = model.generate("When John and Mary went to the shops,", GenerateOptions.greedy(10));
+ * System.out.println(g.text());
+ * long[] ids = g.tokens().select(0, 0).toLongArray();
+ * }</pre>
+ *
+ * @param text the first prompt's text (the only one for a single prompt)
+ * @param texts every prompt's text
+ * @param tokens prompt and generated tokens, [batch, pos]
+ * @param logits null unless {@link GenerateOptions#withReturnLogits} asked for them
+ * @param captures what the hooks' capture actions stored
+ */
+public record Generation(String text, List<String> texts, Tensor tokens, Tensor logits, Captures captures) implements AutoCloseable {
+    @Override
+    public void close() {
+        tokens.close();
+        if (logits != null) {
+            logits.close();
+        }
+        captures.close();
+    }
+}

@@ -1,0 +1,135 @@
+package org.lens4j.hook;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import org.lens4j.Lens;
+import org.lens4j.Model;
+import org.lens4j.PyObject;
+
+/**
+ * Hooks attached to a model until removed: they fire in every later run of the model
+ * ({@code logits}, {@code runWithCache}, {@code runWithHooks}, {@code generate}, analyses).
+ * Made by {@code model.addHook(hook)} / {@code addHook(hook, true)} (permanent) and by the
+ * hooks scope {@code model.hooks(hook, ...)}. Closing it removes its hooks; use it in a
+ * try-with-resources block to remove them even when the block fails.
+ *
+ * <p>{@code model.resetHooks()} removes non-permanent hooks, {@code resetHooks(true, BOTH)}
+ * permanent ones too (TransformerLens' {@code add_hook} / {@code add_perma_hook} /
+ * {@code reset_hooks}). Dropping the Java object does not remove the hooks.
+ *
+ * <pre>{@code
+ * // seed 001, "Backup Name Mover Heads": ablate a head, then cache the ablated model
+ * try (HookSet ablation = model.hooks(Hook.at(ActName.of("z", 9)).positions(-1).heads(9).zero())) {
+ *     Run ablated = model.runWithCache(prompt);
+ * }                                              // the ablation is gone here, even after an exception
+ * HookSet steer = model.addHook(Hook.at("blocks.6.hook_resid_pre").add(direction, 4.0), true);
+ * model.generate(prompt, GenerateOptions.greedy(20));
+ * steer.close();
+ * }</pre>
+ */
+public final class HookSet implements AutoCloseable {
+    private final Model model;
+    private final PyObject handle;
+    private final boolean permanent;
+    private final List<HookPoint> points;
+    private final Map<Direction, List<Long>> callbacks;
+    private boolean removed;
+
+    HookSet(Model model, JsonNode node, Map<Direction, List<Long>> callbacks) {
+        this.model = model;
+        this.handle = model.lens().ops().object(node);
+        this.permanent = node.path("permanent").asBoolean();
+        List<HookPoint> p = new ArrayList<>();
+        node.path("hooks").forEach(h -> p.add(new HookPoint(h.path("name").asText(),
+                h.path("layer").canConvertToInt() ? h.path("layer").asInt() : null, Direction.fromWire(h.path("dir").asText()))));
+        this.points = List.copyOf(p);
+        this.callbacks = new EnumMap<>(callbacks);
+    }
+
+    public Model model() {
+        return model;
+    }
+
+    /** Whether only {@code resetHooks(true, ...)} removes these hooks (besides {@link #close()}). */
+    public boolean isPermanent() {
+        return permanent;
+    }
+
+    /** Every hook point these hooks reached (a filter's matches, each point once). */
+    public List<HookPoint> points() {
+        return points;
+    }
+
+    /** Whether the hooks were removed, by {@link #close()} or by a reset. */
+    public synchronized boolean isRemoved() {
+        return removed;
+    }
+
+    /**
+     * What this set's capture actions stored since the last read (cleared by the read). A
+     * {@link Hook#captureEach captureEach} key holds one tensor per run of the model.
+     */
+    public synchronized Captures captures() {
+        if (removed && handle.isClosed()) {
+            return Captures.empty();
+        }
+        JsonNode v = model.lens().ops().call("hooks.captures", Map.of("hook_set", handle.ref())).value();
+        return Captures.of(model.lens(), v);
+    }
+
+    /** Remove the hooks; returns how many were still attached (0 after a reset or a second call). */
+    public synchronized int remove() {
+        if (removed) {
+            return 0;
+        }
+        removed = true;
+        Lens lens = model.lens();
+        try {
+            if (handle.isClosed() || !lens.isAlive()) {
+                return 0;
+            }
+            int n = lens.ops().call("hooks.remove", Map.of("hook_set", handle.ref())).value().asInt();
+            handle.close();
+            return n;
+        } finally {
+            unregister(Direction.BOTH);
+            Hooks.forget(this);
+        }
+    }
+
+    /** A reset removed this set's hooks of {@code direction}: drop their Java callbacks. */
+    synchronized void resetRemoved(Direction direction) {
+        unregister(direction);
+        boolean forward = direction != Direction.BACKWARD || points.stream().noneMatch(p -> p.direction() == Direction.FORWARD);
+        boolean backward = direction != Direction.FORWARD || points.stream().noneMatch(p -> p.direction() == Direction.BACKWARD);
+        if (forward && backward) {
+            removed = true;
+            handle.close();
+        }
+    }
+
+    private void unregister(Direction direction) {
+        callbacks.entrySet().removeIf(e -> {
+            if (direction == Direction.BOTH || e.getKey() == direction) {
+                e.getValue().forEach(id -> model.lens().ops().unregister(id));
+                return true;
+            }
+            return false;
+        });
+    }
+
+    /** Same as {@link #remove()}. */
+    @Override
+    public void close() {
+        remove();
+    }
+
+    @Override
+    public String toString() {
+        return "HookSet[" + (permanent ? "permanent, " : "") + points.size() + " hook point(s)" + (isRemoved() ? ", removed" : "")
+                + (points.size() <= 6 ? " " + points.stream().map(HookPoint::name).toList() : "") + "]";
+    }
+}
