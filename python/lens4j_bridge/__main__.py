@@ -2,14 +2,18 @@
 
 The token arrives as the first line of standard input, so it is never in a file or in the
 process list. Standard input then stays open: when it closes, the parent JVM is gone
-(even after kill -9), and the worker removes its socket and exits.
+(even after kill -9), and the worker removes its socket and exits. As a second guard the
+worker also leaves when it is re-parented (its parent process is gone).
+
+No PR_SET_PDEATHSIG: Linux sends that signal when the *thread* that started the process
+ends, so a Lens started (or restarted) on a pool thread would lose its worker with the thread.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
+import select
 import signal
 import sys
 import threading
@@ -17,14 +21,15 @@ import threading
 from .server import Server
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM us when the parent dies: a second guard beside stdin's EOF."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
+def _wait_for_parent_to_go(parent: int) -> None:
+    """Return when stdin reaches EOF (the JVM closed it or died) or the parent process is gone."""
+    fd = sys.stdin.fileno()
+    while True:
+        ready, _, _ = select.select([fd], [], [], 1.0)
+        if ready and not os.read(fd, 4096):
+            return
+        if os.getppid() != parent:
+            return
 
 
 def main() -> None:
@@ -42,16 +47,14 @@ def main() -> None:
         server.cleanup()
         os._exit(0)
 
-    _die_with_parent()
     signal.signal(signal.SIGTERM, shutdown)
     server.bind()
 
-    def watch_parent() -> None:
-        while sys.stdin.buffer.read(4096):
-            pass
+    def watch_parent(parent: int) -> None:
+        _wait_for_parent_to_go(parent)
         shutdown()
 
-    threading.Thread(target=watch_parent, daemon=True).start()
+    threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     print(f"LENS4J_READY {os.getpid()}", flush=True)
     try:
         server.serve_forever()

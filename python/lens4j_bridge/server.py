@@ -30,6 +30,9 @@ MAX_HEADER = 16 << 20  # a header is JSON arguments, never data: 16 MiB is gener
 MAX_PAYLOAD = 8 << 30
 INLINE_LIMIT = 1 << 20  # blobs from 1 MiB up go through the arena
 AUTH_TIMEOUT_S = 10.0
+# Before the token is checked a peer gets nothing: a hello is a few hundred bytes, with no payload.
+AUTH_MAX_HEADER = 64 << 10
+RECV_CHUNK = 16 << 20  # larger payloads grow as their bytes arrive, not up front on a peer's word
 
 
 class ProtocolError(Exception):
@@ -49,6 +52,11 @@ class Connection:
 
     # -- framing -----------------------------------------------------------------------
     def _recv_exact(self, n: int) -> bytearray:
+        if n > RECV_CHUNK:
+            buf = bytearray()
+            while len(buf) < n:
+                buf += self._recv_exact(min(RECV_CHUNK, n - len(buf)))
+            return buf
         buf = bytearray(n)
         view = memoryview(buf)
         got = 0
@@ -59,18 +67,20 @@ class Connection:
             got += k
         return buf
 
-    def read_frame(self) -> tuple[dict[str, Any], bytearray]:
+    def read_frame(self, max_header: int = MAX_HEADER, max_payload: int = MAX_PAYLOAD) -> tuple[dict[str, Any], bytearray]:
         header_len, payload_len = PREFIX.unpack(self._recv_exact(PREFIX.size))
-        if header_len == 0 or header_len > MAX_HEADER:
-            raise ProtocolError(f"header length {header_len} is outside 1..{MAX_HEADER}")
-        if payload_len > MAX_PAYLOAD:
-            raise ProtocolError(f"payload length {payload_len} is over {MAX_PAYLOAD}")
+        if header_len == 0 or header_len > max_header:
+            raise ProtocolError(f"header length {header_len} is outside 1..{max_header}")
+        if payload_len > max_payload:
+            raise ProtocolError(f"payload length {payload_len} is over {max_payload}")
         raw = self._recv_exact(header_len)
         payload = self._recv_exact(payload_len) if payload_len else bytearray()
         try:
             header = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ValueError(f"header is not UTF-8 JSON: {e}") from None
+        except RecursionError:  # nesting deeper than the parser's stack: the frame was read whole, so go on
+            raise ValueError("header JSON is nested too deeply") from None
         if not isinstance(header, dict) or not isinstance(header.get("kind"), str):
             raise ValueError("header must be a JSON object with a string 'kind'")
         return header, payload
@@ -139,7 +149,7 @@ class Connection:
         """The first frame must be a hello with the token; anything else ends the connection."""
         self.sock.settimeout(AUTH_TIMEOUT_S)
         try:
-            header, _ = self.read_frame()
+            header, _ = self.read_frame(AUTH_MAX_HEADER, 0)
         except (ProtocolError, ValueError, EOFError, OSError):
             return False
         given = header.get("token")
@@ -167,7 +177,9 @@ class Connection:
             except ValueError as e:
                 self.send({"kind": "error", "id": None, "error": {"kind": "bad_argument", "message": f"bad frame: {e}"}})
                 continue
-            self.handle(header, payload)
+            if self.handle(header, payload) is not None:
+                self.send({"kind": "error", "id": header.get("id"), "error": {
+                    "kind": "bad_argument", "message": f"{header['kind']} {header.get('id')!r} answers no callback: none is waiting"}})
 
     def handle(self, header: dict[str, Any], payload: bytearray) -> Any:
         """Handle one frame that arrives between calls or while a callback waits; returns a
@@ -216,7 +228,8 @@ class Connection:
             if reply.get("id") != cb_id:
                 raise ProtocolError(f"callback answer for {reply.get('id')} while waiting for {cb_id}")
             if reply["kind"] == "callback_error":
-                err = reply.get("error") or {}
+                err = reply.get("error")
+                err = err if isinstance(err, dict) else {}
                 raise LensError(f"Java {name} callback failed: {err.get('message', 'no message')}", "callback_failed",
                                 java_type=err.get("type"))
             return reply.get("value"), self._blobs_in(reply, reply_payload)

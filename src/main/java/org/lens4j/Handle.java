@@ -30,7 +30,7 @@ public abstract class Handle implements AutoCloseable {
     Handle(Lens lens, long id) {
         this.lens = lens;
         this.id = id;
-        this.epoch = lens.epoch();
+        this.epoch = lens.handleEpoch(); // the epoch of the call that made it, even if a restart began since
         this.closed = new AtomicBoolean();
         this.cleanable = CLEANER.register(this, new Releaser(lens, id, epoch, closed));
         lens.track(this);

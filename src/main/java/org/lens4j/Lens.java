@@ -9,14 +9,15 @@ import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.lens4j.engine.Blob;
 import org.lens4j.engine.Engine;
 import org.lens4j.engine.EngineOptions;
+import org.lens4j.engine.Engines;
 import org.lens4j.engine.ErrorKind;
 import org.lens4j.engine.Reply;
-import org.lens4j.engine.worker.WorkerEngine;
 
 /**
  * lens4j's entry point: starts an engine that runs the real TransformerLens, loads models,
@@ -41,6 +42,10 @@ public final class Lens implements AutoCloseable {
     private final Map<String, Ops.Callback> namedCallbacks = new ConcurrentHashMap<>();
     private final AtomicLong callbackIds = new AtomicLong();
     private final Ops ops = new Ops(this);
+    /** The epoch of this thread's latest call: the engine that made the handles in its result. */
+    private final ThreadLocal<long[]> callEpoch = ThreadLocal.withInitial(() -> new long[1]);
+    /** How each model was loaded, for {@link #reload(Model)}. */
+    private final Map<Model, Map<String, ?>> loadArgs = new WeakHashMap<>();
     private volatile boolean closed;
 
     private Lens(EngineOptions options) {
@@ -57,13 +62,9 @@ public final class Lens implements AutoCloseable {
         return new Lens(Objects.requireNonNull(options, "options"));
     }
 
+    /** WORKER, GRAALPY (only where GraalPy imports torch and transformer_lens), or AUTO: see {@link Engines}. */
     private Engine startEngine() {
-        return switch (options.engine()) {
-            case WORKER, AUTO -> WorkerEngine.start(options, this::dispatchCallback);
-            case GRAALPY -> throw new EngineException(ErrorKind.ENGINE_START,
-                    "the GraalPy engine is not available in this build; use EngineOptions.Kind.WORKER"
-                            + " (LENS4J_ENGINE=worker), which runs TransformerLens in a CPython process", null);
-        };
+        return Engines.start(options, this::dispatchCallback);
     }
 
     public EngineOptions options() {
@@ -83,6 +84,16 @@ public final class Lens implements AutoCloseable {
 
     long epoch() {
         return epoch;
+    }
+
+    /**
+     * The epoch a handle made now on this thread belongs to: that of the call whose result
+     * names it (this thread's latest), not the current one, so that a result that arrives
+     * from an old engine while another thread restarts the Lens never passes for a new handle.
+     */
+    long handleEpoch() {
+        long e = callEpoch.get()[0];
+        return e != 0 ? e : epoch;
     }
 
     // -- models -----------------------------------------------------------------------
@@ -119,7 +130,39 @@ public final class Lens implements AutoCloseable {
                 "center_unembed", load.centerUnembed(), "fold_value_biases", load.foldValueBiases(),
                 "refactor_factored_attn_matrices", load.refactorFactoredAttnMatrices(),
                 "n_devices", load.nDevices(), "device_map", load.deviceMap());
-        return new Model(this, call("model.load", args.map(), List.of(), null).value());
+        return loaded(args.map());
+    }
+
+    private Model loaded(Map<String, ?> args) {
+        Model model = new Model(this, call("model.load", args, List.of(), null).value());
+        synchronized (loadArgs) {
+            loadArgs.put(model, args);
+        }
+        return model;
+    }
+
+    /**
+     * Load a model again, as it was loaded before, in the current engine: after {@link #restart()}
+     * (or a crash) the old {@link Model} is closed, and this gives its replacement.
+     *
+     * <pre>{@code
+     * try { run(model); }
+     * catch (EngineException e) { lens.restart(); model = lens.reload(model); run(model); }
+     * }</pre>
+     *
+     * @throws InvalidInputException for a model not loaded by this Lens's {@code load} (a random model cannot be remade)
+     */
+    public Model reload(Model model) {
+        Objects.requireNonNull(model, "model");
+        Map<String, ?> args;
+        synchronized (loadArgs) {
+            args = model.lens() == this ? loadArgs.get(model) : null;
+        }
+        if (args == null) {
+            throw new InvalidInputException("only a model loaded by this Lens's load(...) can be reloaded; " + model
+                    + " was not (a random model's weights cannot be remade: build it again)");
+        }
+        return loaded(args);
     }
 
     /**
@@ -201,7 +244,19 @@ public final class Lens implements AutoCloseable {
 
     Reply call(String op, Map<String, ?> args, List<Blob> blobs, ProgressListener progress) {
         ensureOpen();
-        return engine.call(op, args, blobs, progress);
+        long e0 = epoch; // read before the engine: restart() bumps the epoch before it swaps engines
+        Engine e = engine;
+        if (e == null) {
+            throw new EngineException(ErrorKind.ENGINE_DIED, op + ": the engine is being restarted, or its restart failed;"
+                    + " call again once Lens.restart() has returned", null);
+        }
+        callEpoch.get()[0] = e0;
+        Reply reply = e.call(op, args, blobs, progress);
+        if (epoch != e0) {
+            throw new EngineException(ErrorKind.ENGINE_DIED, op + ": Lens.restart() or close() ran during this call,"
+                    + " so its result belongs to a stopped engine", null);
+        }
+        return reply;
     }
 
     long registerCallback(Ops.Callback callback) {
@@ -241,7 +296,9 @@ public final class Lens implements AutoCloseable {
         Engine old = engine;
         engine = null;
         try {
-            old.close();
+            if (old != null) {
+                old.close(); // null when the last restart failed to start an engine
+            }
         } finally {
             engine = startEngine();
         }

@@ -18,9 +18,8 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.lens4j.EngineException;
@@ -62,7 +61,7 @@ public final class WorkerEngine implements Engine {
     private final String pythonVersion;
     private final ReentrantLock lock = new ReentrantLock();
     private final ConcurrentLinkedQueue<Long> pendingReleases = new ConcurrentLinkedQueue<>();
-    private final ScheduledExecutorService watchdog;
+    private final ScheduledThreadPoolExecutor watchdog;
     private volatile boolean alive = true;
     private volatile ErrorKind deathCause;
     private long nextId;
@@ -78,10 +77,18 @@ public final class WorkerEngine implements Engine {
         this.arena = arena;
         this.frames = frames;
         this.pythonVersion = pythonVersion;
-        this.watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
+        this.watchdog = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = new Thread(r, "lens4j-call-watchdog");
             t.setDaemon(true);
             return t;
+        });
+        // Every call schedules a timeout and cancels it; cancelled ones must not pile up until they would have fired.
+        watchdog.setRemoveOnCancelPolicy(true);
+        // A worker that dies between calls (killed, crashed) takes its socket folder with it at once,
+        // even if this engine is never called or closed again.
+        process.onExit(() -> {
+            alive = false;
+            deleteQuietly(socketDir);
         });
     }
 
@@ -161,7 +168,7 @@ public final class WorkerEngine implements Engine {
 
     @Override
     public Reply call(String op, Map<String, ?> args, List<Blob> blobs, ProgressListener progress) {
-        lock.lock();
+        lockForCall(op);
         try {
             ensureAlive();
             long id = ++nextId;
@@ -188,24 +195,71 @@ public final class WorkerEngine implements Engine {
         }
     }
 
+    /**
+     * An outer call waits for the lock interruptibly: a caller interrupted while another
+     * thread's call runs has sent nothing, so it leaves without costing the worker. A nested
+     * call (from a callback, which holds the lock) must not stop half-way, so it just re-enters.
+     */
+    private void lockForCall(String op) {
+        if (lock.isHeldByCurrentThread()) {
+            lock.lock();
+            return;
+        }
+        try {
+            lock.lockInterruptibly();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new EngineException(ErrorKind.INTERRUPTED, op + ": the thread was interrupted while it waited for"
+                    + " another thread's call; nothing was sent and the worker runs on", e);
+        }
+    }
+
     private Reply awaitResult(long id, String op, ProgressListener progress) throws IOException {
+        RuntimeException listenerFailure = null;
         while (true) {
             FrameChannel.Frame frame = frames.receive();
             switch (frame.kind()) {
                 case "result" -> {
                     requireId(frame, id);
+                    if (listenerFailure != null) {
+                        releaseHandlesIn(frame.header().path("value")); // no Java handle will ever own them
+                        throw listenerFailure;
+                    }
                     return new Reply(frame.header().path("value"), frame.blobs());
                 }
-                case "error" -> throw errorOf(op, frame.header().path("error"));
+                case "error" -> {
+                    requireId(frame, id);
+                    throw listenerFailure != null ? listenerFailure : errorOf(op, frame.header().path("error"));
+                }
                 case "callback" -> answerCallback(frame);
                 case "progress" -> {
-                    if (progress != null) {
+                    if (progress != null && listenerFailure == null) {
                         JsonNode h = frame.header();
-                        progress.onProgress(h.path("done").asLong(), h.path("total").asLong(), h.path("message").asText(""));
+                        try {
+                            progress.onProgress(h.path("done").asLong(), h.path("total").asLong(), h.path("message").asText(""));
+                        } catch (RuntimeException e) {
+                            // Leaving now would leave the op's frames for the next call to read: keep
+                            // reading (the listener is not called again) and throw when the op ends.
+                            listenerFailure = e;
+                        }
                     }
                 }
                 default -> throw new IOException("unexpected frame from the worker: " + frame.header());
             }
+        }
+    }
+
+    /** Queue the release of every handle named in a result that is thrown away ({"$tensor": id} or {"$h": id}). */
+    private void releaseHandlesIn(JsonNode value) {
+        if (value.isObject()) {
+            for (String marker : List.of("$tensor", "$h")) {
+                if (value.path(marker).canConvertToLong()) {
+                    pendingReleases.add(value.path(marker).asLong());
+                }
+            }
+        }
+        if (value.isContainerNode()) {
+            value.forEach(this::releaseHandlesIn);
         }
     }
 
@@ -238,9 +292,18 @@ public final class WorkerEngine implements Engine {
             Object value = callbacks.onCallback(h.path("callback").asText(), h.path("args"), copies);
             reply.put("kind", "callback_result").set("value", Json.MAPPER.valueToTree(value));
         } catch (EngineException e) {
-            throw e; // the engine itself failed during a nested call: nothing to answer
+            if (!alive) {
+                throw e; // this engine failed during a nested call: nothing to answer
+            }
+            callbackFailure = e; // another engine's failure is this callback's failure
+            reply.put("kind", "callback_error").putObject("error")
+                    .put("message", String.valueOf(e.getMessage())).put("type", e.getClass().getName());
         } catch (Exception | Error e) {
             if (e instanceof Error err && !(err instanceof AssertionError) && !(err instanceof StackOverflowError)) {
+                // An Error (OutOfMemoryError, ...) goes to the caller as it is. The op that called
+                // back can then neither finish nor unwind (its hooks would stay on the model), so
+                // the worker is stopped rather than left waiting for an answer.
+                die(ErrorKind.ENGINE_DIED);
                 throw err;
             }
             callbackFailure = e;
@@ -273,10 +336,12 @@ public final class WorkerEngine implements Engine {
     }
 
     private void ensureAlive() {
-        if (!alive) {
+        if (!alive || !process.isAlive()) {
+            Integer code = process.exitCode();
+            die(ErrorKind.ENGINE_DIED); // it may have died between calls: make sure it is gone for good
             throw new EngineException(ErrorKind.ENGINE_DIED,
                     "this lens4j worker has stopped" + (deathCause == null ? "" : " (" + deathCause + ")")
-                            + "; Lens.restart() starts a new one", null);
+                            + (code == null ? "" : ", exit code " + code) + "; Lens.restart() starts a new one", null);
         }
     }
 

@@ -119,6 +119,11 @@ final class WorkerProcess {
         return process.pid();
     }
 
+    /** Run {@code action} once the process has ended, however it ended. */
+    void onExit(Runnable action) {
+        process.onExit().thenRun(action);
+    }
+
     boolean isAlive() {
         return process.isAlive();
     }

@@ -1,0 +1,237 @@
+"""Reliability and security of the worker process itself (the Java side is in
+src/test/java/org/lens4j/reliability): its life cycle, what an unauthenticated or careless
+peer can make it do, and a scan of the bridge for unsafe deserialization of socket data.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from test_fuzz import drain_stderr
+from worker_client import PREFIX, PYTHON_DIR, Worker
+
+BRIDGE = PYTHON_DIR / "lens4j_bridge"
+
+
+@pytest.fixture(scope="module")
+def worker():
+    w = Worker()
+    drain_stderr(w)
+    yield w
+    w.stop()
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("VmRSS:")).split()[1])
+
+
+def closed_without_answer(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+# -- life cycle --------------------------------------------------------------------------------
+
+def test_the_worker_outlives_the_thread_that_started_it():
+    # Linux's PR_SET_PDEATHSIG fires when the *thread* that forked the worker ends: a worker
+    # started from a pool thread (as Java's Lens.start may be) must not die with that thread.
+    box: dict[str, Worker] = {}
+    t = threading.Thread(target=lambda: box.setdefault("w", Worker()))
+    t.start()
+    t.join()
+    w = box["w"]
+    try:
+        time.sleep(1.5)
+        assert w.proc.poll() is None, f"the worker exited with {w.proc.poll()} when its starting thread ended"
+        c = w.connect()
+        assert c.call("bridge.echo", {"value": 5})["value"]["value"] == 5
+        c.close()
+    finally:
+        folder = w.dir
+        assert w.stop() == 0
+        assert not os.path.exists(folder)
+
+
+def test_the_worker_refuses_a_socket_folder_others_can_enter(tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "open"
+    folder.mkdir()
+    os.chmod(folder, 0o755)
+    env = dict(os.environ, PYTHONPATH=str(PYTHON_DIR))
+    p = subprocess.run([sys.executable, "-m", "lens4j_bridge", "--socket", str(folder / "worker.sock")],
+                       input=("a" * 64 + "\n").encode(), capture_output=True, env=env, timeout=60)
+    assert p.returncode != 0 and b"must be private" in p.stderr
+    assert not (folder / "worker.sock").exists()
+    short = subprocess.run([sys.executable, "-m", "lens4j_bridge", "--socket", str(tmp_path / "x.sock")],
+                           input=b"short\n", capture_output=True, env=env, timeout=60)
+    assert short.returncode != 0 and b"token of at least 32" in short.stderr
+
+
+# -- what a peer can make the worker do ---------------------------------------------------------
+
+def test_an_unauthenticated_peer_is_refused_at_the_prefix_without_allocating(worker):
+    pid = worker.proc.pid
+    before = rss_kb(pid)
+    for header_len, payload_len in [(40, 8 << 30), (40, 1), (16 << 20, 0), (1 << 17, 0)]:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(5)  # far below the 10 s authentication timeout: the refusal must be immediate
+        s.connect(worker.socket_path)
+        start = time.monotonic()
+        s.sendall(PREFIX.pack(header_len, payload_len))
+        assert closed_without_answer(s), (header_len, payload_len)
+        assert time.monotonic() - start < 3
+        s.close()
+    assert rss_kb(pid) < before + 20_000
+    assert worker.proc.poll() is None
+
+
+def test_an_authenticated_peer_makes_the_worker_hold_only_bytes_that_arrive(worker):
+    pid = worker.proc.pid
+    before = rss_kb(pid)
+    c = worker.connect()
+    header = json.dumps({"kind": "call", "id": 1, "op": "bridge.echo", "args": {}}).encode()
+    c.send_raw(PREFIX.pack(len(header), 6 << 30) + header + b"\0" * (1 << 20))  # claims 6 GiB, sends 1 MiB
+    time.sleep(0.5)
+    assert rss_kb(pid) < before + 64_000, "the worker allocated a payload the peer only announced"
+    c.close()
+    good = worker.connect()
+    assert good.call("bridge.echo", {"value": 1})["value"]["value"] == 1
+    good.close()
+
+
+def test_a_payload_above_the_chunk_size_still_arrives_whole(worker):
+    c = worker.connect()
+    data = bytes(range(256)) * ((20 << 20) // 256)  # 20 MiB inline: read in chunks, assembled exactly
+    c.next_id += 1
+    c.send({"kind": "call", "id": c.next_id, "op": "bridge.echo", "args": {"blobs": [{"$blob": 0}]},
+            "blobs": [{"dtype": "uint8", "shape": [len(data)], "nbytes": len(data), "offset": 0}]}, data)
+    header, payload = c.receive()
+    assert header["kind"] == "result" and payload == data
+    c.close()
+
+
+def test_deeply_nested_json_is_an_error_frame_and_the_connection_lives(worker):
+    c = worker.connect()
+    raw = ("[" * 100_000).encode()
+    c.send_raw(PREFIX.pack(len(raw), 0) + raw)
+    header, _ = c.receive()
+    assert header["kind"] == "error" and "nested too deeply" in header["error"]["message"]
+    assert c.call("bridge.echo", {"value": 2})["value"]["value"] == 2
+    c.close()
+
+
+def test_a_callback_answer_that_answers_nothing_gets_an_error(worker):
+    c = worker.connect()
+    c.send({"kind": "callback_result", "id": 5, "value": 1})
+    header, _ = c.receive()
+    assert header["kind"] == "error" and "none is waiting" in header["error"]["message"]
+    assert c.call("bridge.echo", {"value": 3})["value"]["value"] == 3
+    c.close()
+
+
+def test_a_malformed_callback_error_fails_the_op_cleanly(worker):
+    c = worker.connect()
+    c.next_id += 1
+    c.send({"kind": "call", "id": c.next_id, "op": "bridge.callback", "args": {"name": "x"}})
+    header, _ = c.receive()
+    assert header["kind"] == "callback"
+    c.send({"kind": "callback_error", "id": header["id"], "error": "not an object"})
+    header, _ = c.receive()
+    assert header["kind"] == "error" and header["error"]["kind"] == "callback_failed", header
+    assert c.call("bridge.echo", {"value": 4})["value"]["value"] == 4
+    c.close()
+
+
+# -- the bridge never runs or unpickles what the socket brings ----------------------------------
+
+FORBIDDEN_MODULES = {"pickle", "cPickle", "_pickle", "marshal", "shelve", "dill", "cloudpickle", "joblib"}
+FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__", "execfile"}
+
+
+def _bridge_sources() -> list[Path]:
+    return sorted(p for p in BRIDGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def test_the_bridge_has_no_pickle_eval_or_exec():
+    problems = []
+    for path in _bridge_sources():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            where = f"{path.relative_to(PYTHON_DIR)}:{getattr(node, 'lineno', '?')}"
+            if isinstance(node, ast.Import):
+                problems += [f"{where} imports {a.name}" for a in node.names if a.name.split(".")[0] in FORBIDDEN_MODULES]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in FORBIDDEN_MODULES:
+                problems.append(f"{where} imports from {node.module}")
+            elif isinstance(node, ast.Call):
+                fn = node.func
+                name = fn.id if isinstance(fn, ast.Name) else fn.attr if isinstance(fn, ast.Attribute) else None
+                constant_args = all(isinstance(a, ast.Constant) for a in node.args)
+                if isinstance(fn, ast.Name) and name in FORBIDDEN_CALLS and not constant_args:
+                    problems.append(f"{where} calls {name}() on a computed value")
+                if name in ("load", "loads") and isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name):
+                    module = fn.value.id
+                    if module in ("pickle", "marshal", "dill", "yaml"):
+                        problems.append(f"{where} calls {module}.{name}")
+                    if module in ("np", "numpy") and any(k.arg == "allow_pickle" for k in node.keywords):
+                        problems.append(f"{where} calls {module}.load with allow_pickle")
+    assert problems == [], "\n".join(problems)
+
+
+def test_every_torch_load_in_the_bridge_is_weights_only():
+    found, problems = 0, []
+    for path in _bridge_sources():
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "load" \
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "torch":
+                found += 1
+                weights_only = [k for k in node.keywords if k.arg == "weights_only"]
+                if not (weights_only and isinstance(weights_only[0].value, ast.Constant) and weights_only[0].value.value is True):
+                    problems.append(f"{path.relative_to(PYTHON_DIR)}:{node.lineno} torch.load without weights_only=True")
+    assert problems == [], "\n".join(problems)
+    # (found may be 0: model files load through safetensors; the scan guards future code)
+
+
+def test_a_pickled_model_file_is_never_executed(tmp_path, tiny_model_dir):
+    """A model folder whose weights are a pickle with a payload: loading must fail (or ignore
+    it) without running the payload, because weights load with safetensors or weights_only."""
+    import pickle  # the test builds the malicious file; the bridge itself never imports pickle
+
+    marker = tmp_path / "payload-ran"
+    evil = tmp_path / "evil-model"
+    evil.mkdir()
+    for f in tiny_model_dir.iterdir():
+        if not f.name.endswith(".safetensors"):
+            shutil.copy(f, evil / f.name)
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    with open(evil / "pytorch_model.bin", "wb") as f:
+        pickle.dump({"transformer.wte.weight": Payload()}, f, protocol=2)
+
+    from lens4j_bridge.session import Session
+
+    with pytest.raises(Exception) as refused:
+        Session().dispatch("model.load", {"name": str(evil), "device": "cpu"}, [])
+    assert not marker.exists(), "loading a model folder ran code from a pickle"
+    # It was refused by the weights-only unpickler, not by something earlier (the file was read).
+    chain, e = [], refused.value
+    while e is not None:
+        chain.append(f"{type(e).__name__}: {e}")
+        e = e.__cause__ or e.__context__
+    assert "weights only load failed" in "\n".join(chain).lower(), chain

@@ -1,0 +1,30 @@
+package org.lens4j.reliability;
+
+import java.util.Map;
+import org.lens4j.Lens;
+import org.lens4j.engine.worker.WorkerEngine;
+
+/**
+ * A JVM that {@link CleanupTest} kills with -9: it starts a Lens, prints its worker's pid and
+ * socket folder, and waits to be killed. With the argument {@code busy} a thread is inside a
+ * 60-second call when the JVM dies, so the worker must notice while its op still runs.
+ */
+public final class ChildLens {
+    private ChildLens() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Lens lens = Lens.start(Faults.options());
+        WorkerEngine worker = (WorkerEngine) lens.engine();
+        if (args.length > 0 && args[0].equals("busy")) {
+            Thread caller = new Thread(() -> lens.ops().call("bridge.sleep", Map.of("seconds", 60)));
+            caller.setDaemon(true);
+            caller.start();
+            Thread.sleep(500);
+        }
+        System.out.println("CHILD jvm=" + ProcessHandle.current().pid() + " worker=" + worker.pid() + " dir=" + worker.socketDir());
+        System.out.flush();
+        Thread.sleep(120_000); // killed long before
+        lens.close();
+    }
+}

@@ -1,0 +1,138 @@
+package org.lens4j.reliability;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.lens4j.EngineException;
+import org.lens4j.Lens;
+import org.lens4j.engine.worker.BundledPython;
+import org.lens4j.engine.worker.WorkerEngine;
+
+/**
+ * Nothing is left behind (worker process, socket folder, /dev/shm arena file) after a normal
+ * close, after the worker crashes, and after the JVM itself is killed with -9, idle or
+ * while a call runs.
+ */
+@Timeout(value = 150, unit = TimeUnit.SECONDS)
+class CleanupTest {
+    private static final long JVM = ProcessHandle.current().pid();
+
+    @Test
+    void afterANormalClose() throws Exception {
+        Lens lens = Lens.start(Faults.options());
+        WorkerEngine worker = Faults.worker(lens);
+        long pid = worker.pid();
+        Path dir = worker.socketDir();
+        Faults.assertAliveAndWorking(lens);
+        lens.close();
+        Faults.assertNothingLeft(pid, dir, JVM);
+    }
+
+    @Test
+    void afterTheWorkerCrashesEvenIfNoOneCallsOrClosesAgain() throws Exception {
+        try (Lens lens = Lens.start(Faults.options())) {
+            // Killed while idle: nobody notices through a call.
+            long pid = Faults.worker(lens).pid();
+            Path dir = Faults.worker(lens).socketDir();
+            Faults.kill9(pid);
+            Faults.assertNothingLeft(pid, dir, JVM);
+
+            // Crashed during a call.
+            lens.restart();
+            long pid2 = Faults.worker(lens).pid();
+            Path dir2 = Faults.worker(lens).socketDir();
+            assertThrows(EngineException.class, () -> lens.ops().call("bridge.exit", Map.of("code", 11)));
+            Faults.assertNothingLeft(pid2, dir2, JVM);
+        }
+    }
+
+    @Test
+    void afterTheJvmIsKilledWhileIdle() throws Exception {
+        killChildJvm(false);
+    }
+
+    @Test
+    void afterTheJvmIsKilledDuringACall() throws Exception {
+        killChildJvm(true);
+    }
+
+    private static void killChildJvm(boolean busy) throws Exception {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", childClassPath()));
+        String bridge = System.getProperty(BundledPython.DEV_PROPERTY);
+        if (bridge != null) {
+            command.add("-D" + BundledPython.DEV_PROPERTY + "=" + bridge);
+        }
+        command.add(ChildLens.class.getName());
+        if (busy) {
+            command.add("busy");
+        }
+        Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
+        try {
+            CompletableFuture<String> line = CompletableFuture.supplyAsync(() -> readChildLine(child));
+            String found = line.get(120, TimeUnit.SECONDS);
+            assertNotNull(found, "the child JVM ended without starting a Lens");
+            Matcher m = Pattern.compile("CHILD jvm=(\\d+) worker=(\\d+) dir=(.+)").matcher(found);
+            assertTrue(m.matches(), found);
+            long childJvm = Long.parseLong(m.group(1));
+            long worker = Long.parseLong(m.group(2));
+            Path dir = Path.of(m.group(3));
+            assertEquals(child.pid(), childJvm);
+            assertTrue(Faults.running(worker));
+
+            Faults.kill9(child.pid());
+            Faults.assertNothingLeft(worker, dir, childJvm);
+        } finally {
+            child.destroyForcibly();
+        }
+    }
+
+    private static String readChildLine(Process child) {
+        StringBuilder all = new StringBuilder();
+        try {
+            BufferedReader r = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
+            String l;
+            while ((l = r.readLine()) != null) {
+                if (l.startsWith("CHILD ")) {
+                    // keep draining in the background, so the child never blocks on a full pipe
+                    Thread drain = new Thread(() -> {
+                        try {
+                            r.transferTo(java.io.Writer.nullWriter());
+                        } catch (java.io.IOException ignored) {
+                            // the child was killed
+                        }
+                    });
+                    drain.setDaemon(true);
+                    drain.start();
+                    return l;
+                }
+                all.append(l).append('\n');
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        throw new AssertionError("the child JVM printed no CHILD line:\n" + all);
+    }
+
+    /** This JVM's class path (under surefire, a manifest-only jar naming everything) plus the build folders. */
+    private static String childClassPath() {
+        return String.join(File.pathSeparator, Path.of("target", "test-classes").toAbsolutePath().toString(),
+                Path.of("target", "classes").toAbsolutePath().toString(), System.getProperty("java.class.path"));
+    }
+}
