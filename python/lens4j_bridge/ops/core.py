@@ -56,6 +56,15 @@ def release(s: Session, handles: list[int]) -> int:
     return s.handles.release(handles)
 
 
+@op("bridge.hold")
+def hold(s: Session, value: Any = None) -> dict[str, Any]:
+    """Keep a JSON value in the handle table: the handle path (put, resolve, release) without torch.
+
+    ``bridge.echo(value={"$h": id})`` gives the value back, as any op that takes a handle would.
+    """
+    return {"$h": s.handles.put(value), "type": type(value).__name__}
+
+
 @op("bridge.echo")
 def echo(s: Session, value: Any = None, blobs: list[Blob] | None = None) -> dict[str, Any]:
     """Return the value and blobs unchanged: the round trip that benchmarks and tests time."""
