@@ -1,0 +1,984 @@
+"""Activation patching sweeps and path patching, as single batched ops.
+
+Values equal TransformerLens' ``patching.get_act_patch_*`` (and, for path patching, the
+plain two-run loop of Wang et al. / seed 002), but the work is organised differently:
+
+* Patched variants are stacked along the batch axis, ``chunk_size`` variants at a time.
+* A variant starts at the layer it patches, from the corrupted run's cached residual; the
+  blocks before it would only recompute the corrupted run. The bridge's ``start_at_layer``
+  still runs those blocks, so the blocks are called one by one here (``blocks[L](x)``), which
+  keeps every hook firing. Variants enter the stacked batch at their own layer.
+* A patch that first changes position p leaves positions < p equal to the corrupted run at
+  every layer (causal attention), so only positions >= p are recomputed; their attention
+  reads the corrupted run's keys and values for the prefix (a KV "cache" handed to the
+  attention). p comes from the data: where clean and corrupted activations first differ, so
+  a patch over all positions starts after the prompts' shared prefix, and a patch that writes
+  exactly what is already there is not run at all.
+* Only the positions the metric reads are unembedded, positions after the last of them are
+  never computed, and the last block computes outputs only from the first read position on
+  (earlier positions give it keys and values).
+
+This "suffix" method is checked against the model's own forward at the start of every op
+(``_suffix_check``); where it does not reproduce it (an architecture whose blocks need more
+than the residual, e.g. rotary position embeddings), the op falls back to the "batched"
+method: stacked variants through the model's full forward with hooks.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from transformer_lens.utilities import get_act_name
+
+from ..errors import LensError, require
+from ..session import Session
+from . import op
+from .metrics import Metric, last_positions_of, metric_from_spec
+from .model import tokens_of
+
+# kind -> (activation short name, swept axes), as in transformer_lens.patching
+KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "resid_pre": ("resid_pre", ("layer", "pos")),
+    "resid_mid": ("resid_mid", ("layer", "pos")),
+    "resid_post": ("resid_post", ("layer", "pos")),
+    "attn_out": ("attn_out", ("layer", "pos")),
+    "mlp_out": ("mlp_out", ("layer", "pos")),
+    "attn_head_out_all_pos": ("z", ("layer", "head")),
+    "attn_head_q_all_pos": ("q", ("layer", "head")),
+    "attn_head_k_all_pos": ("k", ("layer", "head")),
+    "attn_head_v_all_pos": ("v", ("layer", "head")),
+    "attn_head_pattern_all_pos": ("pattern", ("layer", "head_index")),
+    "attn_head_out_by_pos": ("z", ("layer", "pos", "head")),
+    "attn_head_q_by_pos": ("q", ("layer", "pos", "head")),
+    "attn_head_k_by_pos": ("k", ("layer", "pos", "head")),
+    "attn_head_v_by_pos": ("v", ("layer", "pos", "head")),
+    "attn_head_pattern_by_pos": ("pattern", ("layer", "head_index", "dest_pos")),
+    "attn_head_pattern_dest_src_pos": ("pattern", ("layer", "head_index", "dest_pos", "src_pos")),
+}
+# the *_every helpers: stacked on a leading patch_type axis
+EVERY: dict[str, tuple[list[str], tuple[str, ...], list[str]]] = {
+    "block_every": (["resid_pre", "attn_out", "mlp_out"], ("layer", "pos"), ["resid_pre", "attn_out", "mlp_out"]),
+    "attn_head_all_pos_every": (
+        ["attn_head_out_all_pos", "attn_head_q_all_pos", "attn_head_k_all_pos", "attn_head_v_all_pos", "attn_head_pattern_all_pos"],
+        ("layer", "head"), ["out", "q", "k", "v", "pattern"]),
+    "attn_head_by_pos_every": (
+        ["attn_head_out_by_pos", "attn_head_q_by_pos", "attn_head_k_by_pos", "attn_head_v_by_pos", "attn_head_pattern_by_pos"],
+        ("layer", "pos", "head"), ["out", "q", "k", "v", "pattern"]),
+}
+METHODS = ("auto", "suffix", "batched")
+DEFAULT_CPU_BUDGET_MB = 1024
+
+
+# -- the base run and the block runner -----------------------------------------------------
+
+@dataclass
+class BaseRun:
+    """The run that patched variants start from: tokens, logits and the cached activations."""
+
+    tokens: torch.Tensor
+    logits: torch.Tensor
+    cache: Any  # ActivationCache with resid_pre / k / v of every layer and the final residual
+
+    @property
+    def batch(self) -> int:
+        return self.tokens.shape[0]
+
+    @property
+    def seq(self) -> int:
+        return self.tokens.shape[1]
+
+    def act(self, name: str) -> torch.Tensor:
+        return self.cache[name]
+
+
+def _base_names(model: Any, extra: list[str] = ()) -> list[str]:
+    n = model.cfg.n_layers
+    names = [get_act_name(a, l) for l in range(n) for a in ("resid_pre", "k", "v")]
+    names.append(get_act_name("resid_post", n - 1))
+    return sorted(set(names) | set(extra))
+
+
+def _run_base(model: Any, tokens: torch.Tensor, names: list[str]) -> BaseRun:
+    wanted = set(names)
+    logits, cache = model.run_with_cache(tokens, names_filter=lambda name: name in wanted)
+    return BaseRun(tokens, logits, cache)
+
+
+class _PrefixKV:
+    """The corrupted run's keys and values before the recomputed positions, for every row.
+
+    The bridge's attention calls ``past_key_values.update(k, v, layer_idx)`` and attends over
+    what it returns, with a causal mask offset by the prefix length: exactly what a suffix
+    needs.
+    """
+
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, repeats: int) -> None:
+        self.keys, self.values, self.repeats = keys, values, repeats
+
+    def update(self, k: torch.Tensor, v: torch.Tensor, layer_idx: int, *args: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        pk = self.keys.repeat(self.repeats, 1, 1, 1).to(k.dtype)
+        pv = self.values.repeat(self.repeats, 1, 1, 1).to(v.dtype)
+        return torch.cat([pk, k], dim=2), torch.cat([pv, v], dim=2)
+
+
+HookList = list[tuple[str, Callable[..., Any]]]
+
+
+def _run_blocks(
+    model: Any,
+    base: BaseRun,
+    entries: list[int],
+    start: int,
+    hooks: dict[int, HookList],
+    stop: int | None = None,
+    initial: Callable[[int, int], torch.Tensor] | None = None,
+    end: int | None = None,
+    tail: int | None = None,
+) -> tuple[torch.Tensor, int]:
+    """Run the stacked variants through blocks[entries[0]:stop] on positions [start, end).
+
+    ``entries`` (ascending) is each variant's first layer: variant i joins the batch at that
+    layer, with the base run's residual there (or ``initial(layer, count)``), as rows
+    [i*batch, (i+1)*batch). Positions from ``end`` on are never needed (nothing before them
+    reads them) and are left out. With ``tail``, the last block computes outputs only from
+    position ``tail`` on (the earlier ones only give keys and values). Returns the residual
+    after the last block, [variants*batch, positions, d_model], and its first position.
+    """
+    B = base.batch
+    n_layers = model.cfg.n_layers
+    stop = n_layers if stop is None else stop
+    x: torch.Tensor | None = None
+    for layer in range(entries[0], stop):
+        joining = sum(1 for e in entries if e == layer)
+        if joining:
+            if initial is not None:
+                rows = initial(layer, joining)
+            else:
+                rows = base.act(get_act_name("resid_pre", layer))[:, start:end].repeat(joining, 1, 1)
+            x = rows if x is None else torch.cat([x, rows])
+        assert x is not None
+        if tail is not None and tail > start and layer == n_layers - 1:
+            # rows that joined earlier need no hook here; the joining rows' patches may sit anywhere
+            old = x.shape[0] - joining * B
+            parts = []
+            if old:
+                parts.append(_final_block_tail(model, base, layer, x[:old], start, tail))
+            if joining:
+                parts.append(_block(model, base, layer, x[old:], start, hooks.get(layer, []))[:, tail - start:])
+            return torch.cat(parts), tail
+        x = _block(model, base, layer, x, start, hooks.get(layer, []))
+    assert x is not None
+    return x, start
+
+
+def _final_block_tail(model: Any, base: BaseRun, layer: int, x: torch.Tensor, start: int, tail: int) -> torch.Tensor:
+    """The last block's output from position ``tail`` on: positions start..tail-1 give only keys and values."""
+    block = model.blocks[layer]
+    normed = block.ln1(x[:, : tail - start])
+    d_head = model.cfg.d_head
+
+    def heads(t: torch.Tensor) -> torch.Tensor:
+        return t.reshape(t.shape[0], t.shape[1], -1, d_head).transpose(1, 2)
+
+    k, v = heads(block.attn.k(normed)), heads(block.attn.v(normed))
+    repeats = x.shape[0] // base.batch
+    base_k = base.act(get_act_name("k", layer)).transpose(1, 2)[:, :, :start].repeat(repeats, 1, 1, 1)
+    base_v = base.act(get_act_name("v", layer)).transpose(1, 2)[:, :, :start].repeat(repeats, 1, 1, 1)
+    prefix = _PrefixKV(torch.cat([base_k, k.to(base_k.dtype)], 2), torch.cat([base_v, v.to(base_v.dtype)], 2), 1)
+    out = block(x[:, tail - start:], past_key_values=prefix)
+    return out[0] if isinstance(out, tuple) else out
+
+
+def _block(model: Any, base: BaseRun, layer: int, x: torch.Tensor, start: int, hooks: HookList) -> torch.Tensor:
+    """blocks[layer] on rows holding positions start.. of the stacked variants, with hooks."""
+    kwargs: dict[str, Any] = {}
+    if start > 0:
+        kwargs["past_key_values"] = _PrefixKV(
+            base.act(get_act_name("k", layer)).transpose(1, 2)[:, :, :start],
+            base.act(get_act_name("v", layer)).transpose(1, 2)[:, :, :start],
+            x.shape[0] // base.batch,
+        )
+    with model.hooks(fwd_hooks=hooks):
+        out = model.blocks[layer](x, **kwargs)
+    return out[0] if isinstance(out, tuple) else out
+
+
+def _readout(model: Any, base: BaseRun, x: torch.Tensor, start: int, metric: Metric) -> torch.Tensor:
+    """Logits of the variants at the positions the metric reads: [variants, batch, k, d_vocab].
+
+    Positions before ``start`` were not recomputed: their logits are the base run's.
+    """
+    B, n = base.batch, base.seq
+    V = x.shape[0] // B
+    if metric.positions is None:
+        suffix = model.unembed(model.ln_final(x))
+        prefix = base.logits[:, :start].repeat(V, 1, 1)
+        return torch.cat([prefix, suffix], dim=1).view(V, B, n, -1)
+    positions = metric.positions.to(x.device)
+    index = (positions - start).clamp(min=0)
+    rows = torch.arange(B, device=x.device)[:, None]
+    picked = x.view(V, B, x.shape[1], x.shape[2])[:, rows, index]  # [V, B, k, d_model]
+    k = positions.shape[1]
+    logits = model.unembed(model.ln_final(picked.reshape(V * B, k, -1))).view(V, B, k, -1)
+    before = positions < start
+    if bool(before.any()):
+        logits[:, before] = metric.select(base.logits)[before].to(logits.dtype)
+    return logits
+
+
+def _run_full(model: Any, base: BaseRun, count: int, hooks: HookList, stop: int | None = None) -> torch.Tensor:
+    """The batched method: ``count`` copies of the base tokens through the model's own forward."""
+    kwargs: dict[str, Any] = {}
+    if stop is not None and stop < model.cfg.n_layers:
+        kwargs["stop_at_layer"] = stop
+    with model.hooks(fwd_hooks=hooks):
+        return model(base.tokens.repeat(count, 1), **kwargs)
+
+
+def _suffix_check(model: Any, base: BaseRun) -> tuple[str | None, bool]:
+    """Why the suffix method cannot be trusted on this model (None when it reproduces the
+    forward), and whether the last block may be cut to the read positions (``tail``)."""
+    try:
+        if not hasattr(model, "blocks") or not hasattr(model, "ln_final") or not hasattr(model, "unembed"):
+            return "the model has no blocks / ln_final / unembed stack", False
+        start = base.seq // 2
+        x, _ = _run_blocks(model, base, [0], start, {})
+        final = base.act(get_act_name("resid_post", model.cfg.n_layers - 1))
+        logits = model.unembed(model.ln_final(final[:, -1:]))
+        scale = max(1.0, float(final.abs().max()))
+        resid_err = float((x - final[:, start:]).abs().max())
+        logit_err = float((logits - base.logits[:, -1:]).abs().max())
+        if resid_err > 1e-5 * scale or logit_err > 1e-5 * max(1.0, float(base.logits.abs().max())):
+            return f"running the blocks from cached residuals differs from the forward (residual {resid_err:.2e}, logits {logit_err:.2e})", False
+    except Exception as e:  # any failure means: use the model's own forward instead
+        return f"calling the blocks directly failed ({type(e).__name__}: {str(e)[:200]})", False
+    try:
+        x, first = _run_blocks(model, base, [0, 0], start, {}, tail=base.seq - 1)
+        tail_err = float((x.view(2, base.batch, -1, x.shape[-1])[:, :, 0] - final[:, -1]).abs().max())
+        return None, first == base.seq - 1 and tail_err <= 1e-5 * scale
+    except Exception:  # ln1 / attn.k / attn.v are not what the block computes keys and values with
+        return None, False
+
+
+def _choose_method(model: Any, base: BaseRun, method: str) -> tuple[str, str | None, bool]:
+    """The method to use, why the suffix method was not (if so), and whether ``tail`` may be used."""
+    require(method in METHODS, f"method must be one of {list(METHODS)}, got {method!r}")
+    if method == "batched":
+        return "batched", None, False
+    reason, tail_ok = _suffix_check(model, base)
+    if reason is None:
+        return "suffix", None, tail_ok
+    if method == "suffix":
+        raise LensError(f"the suffix method is not exact on this model: {reason}; use method 'batched' or 'auto'")
+    return "batched", reason, False
+
+
+def _chunk_size(model: Any, batch: int, seq: int, read: int, chunk_size: int | None, memory_mb: float | None) -> int:
+    """Variants per stacked run: given, or as many as fit the memory budget."""
+    if chunk_size is not None:
+        require(isinstance(chunk_size, int) and chunk_size >= 1, f"chunk_size must be a positive integer, got {chunk_size!r}")
+        return chunk_size
+    cfg = model.cfg
+    device = next(model.parameters()).device
+    if memory_mb is None:
+        if device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(device)
+            memory_mb = free / 2**20 / 4
+        else:
+            memory_mb = DEFAULT_CPU_BUDGET_MB
+    require(memory_mb > 0, f"memory_mb must be positive, got {memory_mb}")
+    itemsize = torch.empty((), dtype=next(model.parameters()).dtype).element_size()
+    d_mlp = getattr(cfg, "d_mlp", None) or 4 * cfg.d_model
+    # what one block keeps alive per token (MLP hidden twice, a dozen residual-sized tensors,
+    # scores and pattern), plus the logits read out
+    per_token = itemsize * (2 * d_mlp + 12 * cfg.d_model + 3 * cfg.n_heads * seq)
+    per_variant = batch * (seq * per_token + read * cfg.d_vocab * 4 * 2)
+    return max(1, int(memory_mb * 2**20 // per_variant))
+
+
+def _variants_hook(batch: int, items: list[tuple[int, Callable[[torch.Tensor], None]]]) -> Callable[..., torch.Tensor]:
+    """One hook that applies each variant's patch to that variant's rows of the stacked batch.
+
+    Slots count from the end (-1 = the last ``batch`` rows): a sweep's patches at a layer are
+    for the variants joining there, which are the last rows, also when the last block runs
+    them apart from the others.
+    """
+
+    def hook(act: torch.Tensor, hook: Any = None) -> torch.Tensor:
+        rows = act.view(act.shape[0] // batch, batch, *act.shape[1:])
+        for slot, patch in items:
+            patch(rows[slot])
+        return act
+
+    return hook
+
+
+# -- activation patching sweeps --------------------------------------------------------------
+
+@dataclass
+class _Variant:
+    cell: tuple[int, ...]
+    layer: int
+    start: int | None  # first position the patch changes; None: it writes what is already there
+    hook: str
+    make_patch: Callable[[int], Callable[[torch.Tensor], None]]  # offset -> patch of this variant's rows
+
+
+def _patch_maker(act: str, axes: tuple[str, ...], cell: tuple[int, ...], clean: torch.Tensor) -> Callable[[int], Callable[[torch.Tensor], None]]:
+    """The patch for one cell, as TransformerLens' patch setters do it, on rows starting at position ``offset``."""
+    if axes == ("layer", "pos"):
+        pos = cell[1]
+        return lambda off: (lambda a: a[:, pos - off].copy_(clean[:, pos]))
+    if axes == ("layer", "pos", "head"):
+        pos, head = cell[1], cell[2]
+        return lambda off: (lambda a: a[:, pos - off, head].copy_(clean[:, pos, head]))
+    if axes in (("layer", "head"), ("layer", "head_index")):
+        head = cell[1]
+        if act == "pattern":
+            return lambda off: (lambda a: a[:, head].copy_(clean[:, head, off:]))
+        return lambda off: (lambda a: a[:, :, head].copy_(clean[:, off:, head]))
+    if axes == ("layer", "head_index", "dest_pos"):
+        head, dest = cell[1], cell[2]
+        return lambda off: (lambda a: a[:, head, dest - off].copy_(clean[:, head, dest]))
+    if axes == ("layer", "head_index", "dest_pos", "src_pos"):
+        head, dest, src = cell[1], cell[2], cell[3]
+        return lambda off: (lambda a: a[:, head, dest - off, src].copy_(clean[:, head, dest, src]))
+    raise LensError(f"internal: no patch for axes {axes}", "python_error")
+
+
+def _changed_from(act: str, axes: tuple[str, ...], cell: tuple[int, ...], clean: torch.Tensor, corrupted: torch.Tensor) -> int | None:
+    """The first position whose activation the patch changes, or None when it changes nothing.
+
+    Clean and corrupted prompts usually share a prefix: there the two runs agree exactly, a
+    patch is a no-op, and a patch over all positions only changes them from the first
+    difference on. Exact equality is asked for, so a no-op is only ever skipped, never guessed.
+    """
+    if axes in (("layer", "pos"), ("layer", "pos", "head")):
+        index = (slice(None), *cell[1:])
+        return None if torch.equal(clean[index], corrupted[index]) else cell[1]
+    if axes in (("layer", "head_index", "dest_pos"), ("layer", "head_index", "dest_pos", "src_pos")):
+        index = (slice(None), *cell[1:])
+        return None if torch.equal(clean[index], corrupted[index]) else cell[2]
+    head = cell[1]
+    if act == "pattern":  # [batch, head, dest, src]: positions are the destinations
+        differs = (clean[:, head] != corrupted[:, head]).any(-1).any(0)
+    else:  # [batch, pos, head, d_head]
+        differs = (clean[:, :, head] != corrupted[:, :, head]).any(-1).any(0)
+    where = differs.nonzero()
+    return int(where[0]) if len(where) else None
+
+
+def _axis_sizes(model: Any, act: str, axes: tuple[str, ...], seq: int) -> list[int]:
+    heads = model.cfg.n_heads
+    if act in ("k", "v") and getattr(model.cfg, "n_key_value_heads", None):
+        heads = model.cfg.n_key_value_heads
+    size = {"layer": model.cfg.n_layers, "pos": seq, "dest_pos": seq, "src_pos": seq, "head": heads, "head_index": heads}
+    return [size[a] for a in axes]
+
+
+def _evaluate_variants(
+    s: Session | None,
+    model: Any,
+    base: BaseRun,
+    variants: list[Any],
+    metric: Metric,
+    method: str,
+    chunk: int,
+    make_hooks: Callable[[list[Any], int, bool], dict[int, HookList]],
+    entry_of: Callable[[Any], int],
+    start_of: Callable[[Any], int],
+    label: str,
+    stop: int | None = None,
+    done_before: int = 0,
+    total: int | None = None,
+    stats: dict[str, int] | None = None,
+    tail_ok: bool = False,
+) -> list[torch.Tensor]:
+    """Run variants in stacked chunks and return the metric of each, in the order given.
+
+    ``make_hooks(chunk, offset, staggered)`` returns the hooks per layer for a chunk whose rows
+    start at position ``offset`` and whose variants join at their own layer (``staggered``) or
+    all at the embedding. Under the suffix method, variants are grouped by their first changed
+    position and enter at their own layer; under the batched method, all start at the embedding.
+    """
+    total = total if total is not None else len(variants)
+    results: list[torch.Tensor | None] = [None] * len(variants)
+    order = list(range(len(variants)))
+    done = done_before
+    end = base.seq if metric.positions is None else int(metric.positions.max()) + 1
+
+    def unchanged(i: int) -> bool:
+        # a no-op patch, or (suffix method: causal attention) one at or after every position the metric reads
+        start = start_of(variants[i])
+        return start is None or (method == "suffix" and start >= end)
+
+    skipped = [i for i in order if unchanged(i)]
+    if skipped:
+        value = torch.as_tensor(metric(base.logits)).detach().float().cpu()
+        for i in skipped:
+            results[i] = value
+        done += len(skipped)
+    order = [i for i in order if not unchanged(i)]
+    if stats is not None:
+        stats["skipped"] = stats.get("skipped", 0) + len(skipped)
+        stats["chunk_size"] = chunk
+    if method == "suffix":
+        order.sort(key=lambda i: (start_of(variants[i]), entry_of(variants[i])))
+        groups = [list(g) for _, g in itertools.groupby(order, key=lambda i: start_of(variants[i]))]
+    else:
+        groups = [order]
+    for group in groups:
+        for c in range(0, len(group), chunk):
+            ids = group[c:c + chunk]
+            part = [variants[i] for i in ids]
+            if method == "suffix":
+                start = start_of(part[0])
+                per_layer = make_hooks(part, start, True)
+                tail = int(metric.positions.min()) if tail_ok and metric.positions is not None else None
+                x, first = _run_blocks(model, base, [entry_of(v) for v in part], start, per_layer, stop=stop, end=end, tail=tail)
+                logits = _readout(model, base, x, first, metric)
+                values = [metric.from_selected(logits[j]) for j in range(len(part))]
+            else:
+                per_layer = make_hooks(part, 0, False)
+                flat = [h for layer in sorted(per_layer) for h in per_layer[layer]]
+                logits = _run_full(model, base, len(part), flat)
+                B = base.batch
+                values = [metric(logits[j * B:(j + 1) * B]) for j in range(len(part))]
+            for i, v in zip(ids, values):
+                results[i] = torch.as_tensor(v).detach().float().cpu()
+            done += len(part)
+            if s is not None:
+                s.progress(done, total, label)
+    return results  # type: ignore[return-value]
+
+
+def _sweep_kind(
+    s: Session | None, model: Any, base: BaseRun, clean_cache: Any, kind: str, metric: Metric, method: str,
+    chunk_size: int | None, memory_mb: float | None, done_before: int = 0, total: int | None = None,
+    stats: dict[str, int] | None = None,
+    tail_ok: bool = False,
+) -> torch.Tensor:
+    act, axes = KINDS[kind]
+    sizes = _axis_sizes(model, act, axes, base.seq)
+    B = base.batch
+    variants = []
+    for cell in itertools.product(*[range(n) for n in sizes]):
+        name = get_act_name(act, cell[0])
+        clean = clean_cache[name]
+        variants.append(_Variant(cell, cell[0], _changed_from(act, axes, cell, clean, base.act(name)), name,
+                                 _patch_maker(act, axes, cell, clean)))
+
+    def make_hooks(part: list[_Variant], offset: int, staggered: bool) -> dict[int, HookList]:
+        per_hook: dict[str, list] = defaultdict(list)
+        layer_of: dict[str, int] = {}
+        layers = [v.layer for v in part]  # ascending when staggered
+        for slot, v in enumerate(part):
+            present = bisect.bisect_right(layers, v.layer) if staggered else len(part)
+            per_hook[v.hook].append((slot - present, v.make_patch(offset)))
+            layer_of[v.hook] = v.layer
+        hooks: dict[int, HookList] = defaultdict(list)
+        for name, items in per_hook.items():
+            hooks[layer_of[name]].append((name, _variants_hook(B, items)))
+        return hooks
+
+    read = base.seq if metric.positions is None else metric.positions.shape[1]
+    chunk = _chunk_size(model, B, base.seq, read, chunk_size, memory_mb)
+    values = _evaluate_variants(s, model, base, variants, metric, method, chunk, make_hooks,
+                                entry_of=lambda v: v.layer, start_of=lambda v: v.start,
+                                label=f"patching {kind}", done_before=done_before, total=total, stats=stats, tail_ok=tail_ok)
+    stacked = torch.stack(values)
+    return stacked.view(*sizes, *stacked.shape[1:])
+
+
+# -- shared op plumbing -----------------------------------------------------------------------
+
+def _inputs(model: Any, clean: Any, corrupted: Any, prepend_bos: bool | None, padding_side: str | None) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    clean_tokens = tokens_of(model, clean, prepend_bos, padding_side)
+    corrupted_tokens = tokens_of(model, corrupted, prepend_bos, padding_side)
+    if clean_tokens.shape != corrupted_tokens.shape:
+        raise LensError(
+            f"clean and corrupted inputs must have the same [batch, pos] token shape: clean is {list(clean_tokens.shape)}, "
+            f"corrupted is {list(corrupted_tokens.shape)}. Patching swaps activations position by position, so "
+            "choose prompts of equal token length (see model.to_str_tokens) or pad them to the same length.",
+            "shape_mismatch",
+        )
+    last = last_positions_of(model, corrupted, corrupted_tokens, prepend_bos, padding_side)
+    return clean_tokens, corrupted_tokens, last
+
+
+def _value(t: torch.Tensor) -> Any:
+    t = t.detach().float().cpu()
+    return t.item() if t.dim() == 0 else t.tolist()
+
+
+def _labels(model: Any, tokens: torch.Tensor) -> dict[str, Any]:
+    return {"tokens": [model.to_str_tokens(row) for row in tokens]}
+
+
+def _canonical_kind(kind: str) -> str:
+    name = kind.removeprefix("get_act_patch_") if isinstance(kind, str) else kind
+    if name not in KINDS and name not in EVERY:
+        raise LensError(f"unknown patching kind {kind!r}; valid: {sorted(KINDS) + sorted(EVERY)}")
+    return name
+
+
+@op("patching.kinds")
+def kinds(s: Session) -> dict[str, Any]:
+    """Every sweep kind with its axes (TransformerLens' ``get_act_patch_<kind>``)."""
+    out: dict[str, Any] = {k: {"activation": a, "axes": list(ax)} for k, (a, ax) in KINDS.items()}
+    for k, (_, ax, names) in EVERY.items():
+        out[k] = {"activation": None, "axes": ["patch_type", *ax], "patch_types": names}
+    return out
+
+
+@op("patching.sweep")
+def sweep(
+    s: Session,
+    model: Any,
+    corrupted: Any,
+    metric: dict[str, Any],
+    kind: str = "resid_pre",
+    clean: Any = None,
+    clean_cache: Any = None,
+    prepend_bos: bool | None = None,
+    padding_side: str | None = None,
+    method: str = "auto",
+    chunk_size: int | None = None,
+    memory_mb: float | None = None,
+) -> dict[str, Any]:
+    """Activation patching: for every cell of ``kind``'s grid, run the corrupted input with the
+    clean activation patched in and evaluate the metric spec on the result.
+
+    Give the clean prompts as ``clean`` (they are run here) or a ``clean_cache`` from
+    ``model.run_with_cache``. Returns ``values`` [grid..., metric shape], ``axes``, ``labels``,
+    the metric on the unpatched runs, the method used and the time taken.
+    """
+    t0 = time.perf_counter()
+    name = _canonical_kind(kind)
+    require(clean is not None or clean_cache is not None, "give the clean prompts ('clean') or a clean cache ('clean_cache')")
+    sub_kinds = EVERY[name][0] if name in EVERY else [name]
+    kv_heads = getattr(model.cfg, "n_key_value_heads", None)
+    require(name not in EVERY or "head" not in EVERY[name][1] or kv_heads in (None, model.cfg.n_heads),
+            f"{name} stacks q with k / v, which needs n_key_value_heads == n_heads; this model has {kv_heads} key/value "
+            f"heads for {model.cfg.n_heads} heads: run the k / v sweeps on their own")
+    acts = sorted({KINDS[k][0] for k in sub_kinds})
+    need = [get_act_name(a, l) for a in acts for l in range(model.cfg.n_layers)]
+
+    clean_logits, clean_tokens = None, None
+    if clean is not None:
+        clean_tokens, corrupted_tokens, last = _inputs(model, clean, corrupted, prepend_bos, padding_side)
+        if clean_cache is None:
+            wanted = set(need)
+            clean_logits, clean_cache = model.run_with_cache(clean_tokens, names_filter=lambda n: n in wanted)
+    else:
+        corrupted_tokens = tokens_of(model, corrupted, prepend_bos, padding_side)
+        last = last_positions_of(model, corrupted, corrupted_tokens, prepend_bos, padding_side)
+    missing = [n for n in need if n not in clean_cache.cache_dict]
+    require(not missing, f"the clean cache lacks {missing[:4]}{' ...' if len(missing) > 4 else ''}: run it with these names, or pass 'clean'",
+            "unknown_hook")
+    for n in need:
+        batch, seq = clean_cache[n].shape[0], clean_cache[n].shape[-1 if n.endswith("hook_pattern") else 1]
+        require((batch, seq) == tuple(corrupted_tokens.shape),
+                f"the clean cache holds {n} for [batch, pos] = {[batch, seq]}, but the corrupted input is {list(corrupted_tokens.shape)}",
+                "shape_mismatch")
+
+    base = _run_base(model, corrupted_tokens, _base_names(model, need))
+    m = metric_from_spec(s, model, metric, corrupted_tokens, last_positions=last,
+                         clean_logits=clean_logits, corrupted_logits=base.logits)
+    chosen, reason, tail_ok = _choose_method(model, base, method)
+
+    sizes = [math.prod(_axis_sizes(model, *KINDS[k], base.seq)) for k in sub_kinds]
+    results, done, stats = [], 0, {}
+    for k in sub_kinds:
+        results.append(_sweep_kind(s, model, base, clean_cache, k, m, chosen, chunk_size, memory_mb, done, sum(sizes), stats, tail_ok))
+        done += math.prod(_axis_sizes(model, *KINDS[k], base.seq))
+
+    if name in EVERY:
+        parts = []
+        for k, r in zip(sub_kinds, results):
+            if KINDS[k][1] == ("layer", "head_index", "dest_pos"):
+                r = r.transpose(1, 2)  # pattern by dest_pos -> [layer, pos, head] like the others
+            parts.append(r)
+        values = torch.stack(parts)
+        axes = ["patch_type", *EVERY[name][1]]
+    else:
+        values = results[0]
+        axes = list(KINDS[name][1])
+
+    labels: dict[str, Any] = {a: list(range(values.shape[i])) for i, a in enumerate(axes)}
+    if name in EVERY:
+        labels["patch_type"] = EVERY[name][2]
+    labels.update(_labels(model, clean_tokens if clean_tokens is not None else corrupted_tokens))
+    return {
+        "kind": name,
+        "values": values,
+        "axes": axes,
+        "labels": labels,
+        "metric": m.describe,
+        "clean_value": None if clean_logits is None else _value(m(clean_logits)),
+        "corrupted_value": _value(m(base.logits)),
+        "method": chosen,
+        "fallback_reason": reason,
+        "last_block_tail": tail_ok,  # the last block computed only the positions the metric reads
+        "patches": sum(sizes),
+        # patches that cannot change what the metric reads (they write the value already there,
+        # or sit after every read position): their value is the corrupted run's, not re-run
+        "skipped_unchanged": stats.get("skipped", 0),
+        "chunk_size": stats.get("chunk_size"),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+# -- path patching ----------------------------------------------------------------------------
+
+RESID_HOOKS = ("resid_pre", "resid_mid", "resid_post")
+HEAD_INPUTS = ("q", "k", "v")
+DIRECTIONS = ("denoise", "noise")
+
+
+@dataclass
+class _Receivers:
+    """Where the sender heads' effect is read: residual stream hooks, or heads' q / k / v."""
+
+    resid: list[tuple[int, str]] = field(default_factory=list)  # (layer, resid_pre|resid_mid|resid_post)
+    heads: list[tuple[int, int, str]] = field(default_factory=list)  # (layer, head, q|k|v)
+
+    def hook_names(self) -> list[str]:
+        return sorted({get_act_name(h, l) for l, h in self.resid} | {get_act_name(c, l) for l, _, c in self.heads})
+
+    def last_layer(self) -> int:
+        return max([l for l, _ in self.resid] + [l for l, _, _ in self.heads])
+
+    def reached_by(self, sender_layer: int) -> bool:
+        """Whether a head in ``sender_layer`` has any path to a receiver."""
+        for layer, hook in self.resid:
+            if sender_layer < layer or (sender_layer == layer and hook != "resid_pre"):
+                return True
+        return any(sender_layer < layer for layer, _, _ in self.heads)
+
+
+def _parse_receivers(model: Any, spec: Any) -> _Receivers:
+    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
+    kv_heads = getattr(model.cfg, "n_key_value_heads", None) or n_heads
+    usage = ("receivers must be {'type': 'final'}, {'type': 'resid', 'hook': 'resid_post', 'layers': [L, ...]} or "
+             "{'type': 'heads', 'heads': [[L, H], [L, H, 'v'], ...], 'input': 'q'|'k'|'v'}")
+    require(isinstance(spec, dict) and spec.get("type") in ("final", "resid", "heads"), f"{usage}; got {spec!r}")
+
+    def layer_of(value: Any) -> int:
+        require(isinstance(value, int) and not isinstance(value, bool), f"receiver layer must be an integer, got {value!r}")
+        require(-n_layers <= value < n_layers, f"receiver layer {value} is out of range for a model with {n_layers} layers")
+        return value % n_layers
+
+    out = _Receivers()
+    if spec["type"] == "final":
+        out.resid.append((n_layers - 1, "resid_post"))
+    elif spec["type"] == "resid":
+        hook = spec.get("hook", "resid_post")
+        require(hook in RESID_HOOKS, f"receiver hook must be one of {list(RESID_HOOKS)}, got {hook!r}")
+        layers = spec.get("layers", [spec["layer"]] if "layer" in spec else None)
+        require(isinstance(layers, list) and layers, f"resid receivers need 'layers': [L, ...] (or 'layer': L); {usage}")
+        out.resid = [(layer_of(l), hook) for l in layers]
+    else:
+        heads = spec.get("heads")
+        require(isinstance(heads, list) and heads, f"head receivers need 'heads': [[L, H], ...]; {usage}")
+        default_input = spec.get("input")
+        for item in heads:
+            require(isinstance(item, list) and len(item) in (2, 3), f"a receiver head is [layer, head] or [layer, head, 'q'|'k'|'v'], got {item!r}")
+            layer = layer_of(item[0])
+            comp = item[2] if len(item) == 3 else default_input
+            require(comp in HEAD_INPUTS, f"receiver head {item}: say which input it receives on, one of {list(HEAD_INPUTS)} "
+                                         f"(as a third element or 'input'), got {comp!r}")
+            limit = n_heads if comp == "q" else kv_heads
+            head = item[1]
+            require(isinstance(head, int) and not isinstance(head, bool) and 0 <= head < limit,
+                    f"unknown receiver head {item}: layer {layer} has heads 0..{limit - 1} for input {comp!r}")
+            out.heads.append((layer, head, comp))
+    return out
+
+
+def _frozen_check(model: Any, base: BaseRun) -> str | None:
+    """Why a block with every head frozen cannot be computed as ``x + attn_out; x + mlp(ln2(x))``.
+
+    That is the sequential pre-norm block (GPT-2, LLaMA, ...); parallel attention / MLP and
+    post-norm blocks differ, and the numeric check below catches them.
+    """
+    try:
+        if getattr(model.cfg, "parallel_attn_mlp", False):
+            return "parallel attention and MLP"
+        for block in model.blocks:
+            subs = getattr(block, "submodules", {}) or {}
+            if not all(hasattr(block, n) for n in ("ln2", "mlp")) or not hasattr(block.attn, "o") or "ln1_post" in subs or "ln2_post" in subs:
+                return "the blocks are not sequential pre-norm blocks"
+        x = base.act(get_act_name("resid_pre", 0))
+        for layer, block in enumerate(model.blocks):
+            attn = base.act(get_act_name("attn_out", layer))
+            if layer == 0:
+                remade = block.attn.o(base.act(get_act_name("z", 0)).flatten(-2))
+                if float((remade - attn).abs().max()) > 1e-5 * max(1.0, float(attn.abs().max())):
+                    return "the attention output is not o(z)"
+            x = x + attn
+            x = x + block.mlp(block.ln2(x))
+        final = base.act(get_act_name("resid_post", model.cfg.n_layers - 1))
+        err = float((x - final).abs().max())
+        return None if err <= 1e-5 * max(1.0, float(final.abs().max())) else f"the frozen block differs by {err:.2e}"
+    except Exception as e:
+        return f"{type(e).__name__}: {str(e)[:200]}"
+
+
+def _first_difference(base: BaseRun, source: BaseRun, names: list[str]) -> int | None:
+    """The first position at which any of the named activations differs between the runs."""
+    differs = torch.zeros(base.seq, dtype=torch.bool)
+    for name in names:
+        a, b = base.act(name), source.act(name)
+        differs |= (a != b).reshape(a.shape[0], a.shape[1], -1).any(-1).any(0).cpu()
+    where = differs.nonzero()
+    return int(where[0]) if len(where) else None
+
+
+def path_patch_values(
+    s: Session | None, model: Any, base: BaseRun, source: BaseRun, receivers: _Receivers, metric: Metric,
+    senders: list[tuple[int, int]], method: str, chunk: int, frozen_shortcut: bool = False, start: int = 0,
+) -> list[torch.Tensor]:
+    """The metric with each sender head's path to the receivers patched (base run, sender from ``source``).
+
+    Step 1: the base run with every head's output (hook_z) frozen at the base run's values except
+    the sender's, taken from the source run; the receivers' activations are recorded (MLPs and
+    norms recompute, as in Wang et al. and the seed). Step 2: the base run with only the
+    receivers' activations replaced by the recorded ones.
+
+    With ``frozen_shortcut`` (suffix method, checked by ``_frozen_check``), a step-1 layer
+    whose heads are all frozen skips its attention: its output is the base run's attn_out
+    (the sender's layer: ``o(z)`` with the sender's z swapped in), so only ln2 and the MLP
+    run there. Layers whose heads are receivers still run whole, with hooks. The suffix
+    method recomputes positions ``start``.. only (before it the base and source runs agree,
+    so every step equals the base run there).
+    """
+    B = base.batch
+    if method == "batched":
+        start = 0
+    stop1 = receivers.last_layer() + 1
+    capture_names = receivers.hook_names()
+    head_layers = {layer for layer, _, _ in receivers.heads}
+
+    def record(captured: dict[str, torch.Tensor], count: int, name: str, act: torch.Tensor) -> None:
+        # variants that joined after this layer cannot have changed it: they keep the base value
+        full = base.act(name)[:, start:].repeat(count, *([1] * (act.dim() - 1)))
+        full[: act.shape[0]] = act
+        captured[name] = full
+
+    heads_at: dict[str, list[int]] = defaultdict(list)
+    for layer, head, comp in receivers.heads:
+        name = get_act_name(comp, layer)
+        if head not in heads_at[name]:
+            heads_at[name].append(head)
+
+    def step1_hooks(part: list[tuple[int, int]], captured: dict[str, torch.Tensor], first_layer: int) -> dict[int, HookList]:
+        by_layer: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for slot, (layer, head) in enumerate(part):
+            by_layer[layer].append((slot, head))
+        hooks: dict[int, HookList] = defaultdict(list)
+        for layer in range(first_layer, stop1):
+            z_name = get_act_name("z", layer)
+            frozen, patched = base.act(z_name)[:, start:], source.act(z_name)[:, start:]
+            senders_here = by_layer.get(layer, [])
+
+            def freeze(act: torch.Tensor, hook: Any = None, frozen=frozen, patched=patched, senders_here=senders_here) -> torch.Tensor:
+                rows = act.view(act.shape[0] // B, B, *act.shape[1:])
+                rows.copy_(frozen.expand_as(rows))
+                for slot, head in senders_here:
+                    rows[slot, :, :, head] = patched[:, :, head]
+                return act
+
+            hooks[layer].append((z_name, freeze))
+        for name in capture_names:
+            layer = int(name.split(".")[1])
+
+            def capture(act: torch.Tensor, hook: Any = None, name: str = name) -> torch.Tensor:
+                record(captured, len(part), name, act)
+                return act
+
+            hooks[layer].append((name, capture))
+        return hooks
+
+    def step1_frozen(part: list[tuple[int, int]], captured: dict[str, torch.Tensor]) -> None:
+        hooks = step1_hooks(part, captured, part[0][0])  # used at the head receivers' layers only
+        x: torch.Tensor | None = None
+        for layer in range(part[0][0], stop1):
+            joining = [(slot, head) for slot, (l, head) in enumerate(part) if l == layer]
+            if joining:
+                rows = base.act(get_act_name("resid_pre", layer))[:, start:].repeat(len(joining), 1, 1)
+                x = rows if x is None else torch.cat([x, rows])
+            assert x is not None
+            block = model.blocks[layer]
+            if layer in head_layers:
+                x = _block(model, base, layer, x, start, hooks.get(layer, []))
+                continue
+            names = {h: get_act_name(h, layer) for h in RESID_HOOKS}
+            if names["resid_pre"] in capture_names:
+                record(captured, len(part), names["resid_pre"], x)
+            attn = base.act(get_act_name("attn_out", layer))[:, start:].repeat(x.shape[0] // B, 1, 1)
+            if joining:
+                z_name = get_act_name("z", layer)
+                z = base.act(z_name)[:, start:].repeat(len(joining), 1, 1, 1)
+                rows_z = z.view(len(joining), B, *z.shape[1:])
+                for i, (_, head) in enumerate(joining):
+                    rows_z[i, :, :, head] = source.act(z_name)[:, start:, head]
+                attn[joining[0][0] * B:] = block.attn.o(z.flatten(-2))  # the joining slots come last
+            x = x + attn
+            if names["resid_mid"] in capture_names:
+                record(captured, len(part), names["resid_mid"], x)
+            x = x + block.mlp(block.ln2(x))
+            if names["resid_post"] in capture_names:
+                record(captured, len(part), names["resid_post"], x)
+
+    def step2(captured: dict[str, torch.Tensor]) -> tuple[dict[int, HookList], int, Callable[[int, int], torch.Tensor] | None]:
+        """Hooks per layer, the layer step 2 starts at, and its starting residual."""
+        hooks: dict[int, HookList] = defaultdict(list)
+        if receivers.resid:
+            order = {"resid_pre": 0, "resid_mid": 1, "resid_post": 2}
+            if method == "batched":
+                for layer, hook in receivers.resid:
+                    name = get_act_name(hook, layer)
+                    hooks[layer].append((name, lambda act, hook=None, value=captured[name]: value))
+                return hooks, 0, None
+            layer, hook = max(receivers.resid, key=lambda r: (r[0], order[r[1]]))
+            value = captured[get_act_name(hook, layer)]
+            if hook == "resid_pre":
+                return hooks, layer, lambda l, count: value
+            if hook == "resid_post":
+                return hooks, layer + 1, lambda l, count: value
+            hooks[layer].append((get_act_name(hook, layer), lambda act, hook=None: value))
+            return hooks, layer, None
+        for name, heads in heads_at.items():
+            layer = int(name.split(".")[1])
+            value = captured[name]
+
+            def replace(act: torch.Tensor, hook: Any = None, value=value, heads=heads) -> torch.Tensor:
+                act[:, :, heads] = value[:, :, heads]
+                return act
+
+            hooks[layer].append((name, replace))
+        first = 0 if method == "batched" else min(l for l, _, _ in receivers.heads)
+        return hooks, first, None
+
+    results: list[torch.Tensor] = []
+    done = 0
+    ordered = sorted(senders)
+    for c in range(0, len(ordered), chunk):
+        part = ordered[c:c + chunk]
+        V = len(part)
+        captured: dict[str, torch.Tensor] = {}
+        if method == "suffix" and frozen_shortcut:
+            step1_frozen(part, captured)
+        elif method == "suffix":
+            hooks1 = step1_hooks(part, captured, part[0][0])
+            _run_blocks(model, base, [layer for layer, _ in part], start, hooks1, stop=stop1)  # records via hooks
+        else:
+            hooks1 = step1_hooks(part, captured, 0)
+            _run_full(model, base, V, [h for l in sorted(hooks1) for h in hooks1[l]], stop=stop1)
+        hooks2, first, initial = step2(captured)
+        if method == "suffix":
+            if first >= model.cfg.n_layers:  # the receiver is the final residual: unembed it
+                x = initial(first, V) if initial else None
+            else:
+                x, _ = _run_blocks(model, base, [first] * V, start, hooks2, initial=initial)
+            logits = _readout(model, base, x, start, metric)
+            values = [metric.from_selected(logits[j]) for j in range(V)]
+        else:
+            logits = _run_full(model, base, V, [h for l in sorted(hooks2) for h in hooks2[l]])
+            values = [metric(logits[j * B:(j + 1) * B]) for j in range(V)]
+        results.extend(torch.as_tensor(v).detach().float().cpu() for v in values)
+        done += V
+        if s is not None:
+            s.progress(done, len(ordered), "path patching")
+    by_sender = dict(zip(ordered, results))
+    return [by_sender[x] for x in senders]
+
+
+@op("patching.path_patch")
+def path_patch(
+    s: Session,
+    model: Any,
+    clean: Any,
+    corrupted: Any,
+    metric: dict[str, Any],
+    receivers: dict[str, Any],
+    direction: str = "denoise",
+    sender_layers: list[int] | None = None,
+    prepend_bos: bool | None = None,
+    padding_side: str | None = None,
+    method: str = "auto",
+    chunk_size: int | None = None,
+    memory_mb: float | None = None,
+    frozen_shortcut: bool = True,
+) -> dict[str, Any]:
+    """Path patching from every sender head (layer x head) to the receivers.
+
+    ``direction`` "denoise" (seed 002): run the corrupted input, take the sender head's output
+    from the clean run, freeze every other head at its corrupted value. "noise" (Wang et al.):
+    run the clean input, sender from the corrupted run, others frozen at their clean values.
+    Returns ``values`` [n_layers, n_heads, metric shape]; senders with no path to a receiver
+    hold the unpatched base run's value, senders outside ``sender_layers`` hold NaN.
+    ``frozen_shortcut`` lets step 1 skip the attention of layers whose heads are all frozen
+    (used where ``_frozen_check`` shows it exact; hooks inside those attentions do not fire).
+    """
+    t0 = time.perf_counter()
+    require(direction in DIRECTIONS, f"direction must be one of {list(DIRECTIONS)}, got {direction!r}")
+    recv = _parse_receivers(model, receivers)
+    clean_tokens, corrupted_tokens, last = _inputs(model, clean, corrupted, prepend_bos, padding_side)
+    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
+    if sender_layers is None:
+        sender_layers = list(range(n_layers))
+    require(isinstance(sender_layers, list) and all(isinstance(l, int) and not isinstance(l, bool) and -n_layers <= l < n_layers for l in sender_layers),
+            f"sender_layers must be a list of layers in [{-n_layers}, {n_layers - 1}], got {sender_layers!r}")
+    sender_layers = sorted({l % n_layers for l in sender_layers})
+
+    extra = [get_act_name(a, l) for a in ("z", "attn_out") for l in range(n_layers)] + recv.hook_names()
+    names = _base_names(model, extra)
+    clean_run = _run_base(model, clean_tokens, names)
+    corrupted_run = _run_base(model, corrupted_tokens, names)
+    base, source = (corrupted_run, clean_run) if direction == "denoise" else (clean_run, corrupted_run)
+    if direction == "noise":
+        last = last_positions_of(model, clean, clean_tokens, prepend_bos, padding_side)
+    m = metric_from_spec(s, model, metric, base.tokens, last_positions=last,
+                         clean_logits=clean_run.logits, corrupted_logits=corrupted_run.logits)
+    chosen, reason, _ = _choose_method(model, base, method)
+
+    start = _first_difference(base, source, [get_act_name("z", l) for l in range(n_layers)])
+    # identical runs: no sender can change anything
+    senders = [(l, h) for l in sender_layers for h in range(n_heads) if recv.reached_by(l)] if start is not None else []
+    read = base.seq if m.positions is None else m.positions.shape[1]
+    chunk = _chunk_size(model, base.batch, base.seq, read, chunk_size, memory_mb)
+    base_value = torch.as_tensor(m(base.logits)).detach().float().cpu()
+    shortcut = chosen == "suffix" and frozen_shortcut and _frozen_check(model, base) is None
+    values = path_patch_values(s, model, base, source, recv, m, senders, chosen, chunk, shortcut, start or 0) if senders else []
+    grid = torch.full((n_layers, n_heads, *base_value.shape), float("nan"))
+    for l in sender_layers:
+        grid[l] = base_value
+    for (l, h), v in zip(senders, values):
+        grid[l, h] = v
+    return {
+        "values": grid,
+        "axes": ["layer", "head"],
+        "labels": {"layer": list(range(n_layers)), "head": list(range(n_heads)), **_labels(model, clean_tokens)},
+        "direction": direction,
+        "receivers": {"resid": [[l, h] for l, h in recv.resid], "heads": [[l, h, c] for l, h, c in recv.heads]},
+        "metric": m.describe,
+        "clean_value": _value(m(clean_run.logits)),
+        "corrupted_value": _value(m(corrupted_run.logits)),
+        "base_value": _value(base_value),
+        "measured_senders": [[l, h] for l, h in senders],
+        "first_difference": start,  # the runs agree before this position; only later ones are recomputed
+        "chunk_size": chunk,
+        "method": chosen,
+        "frozen_shortcut": shortcut,
+        "fallback_reason": reason,
+        "seconds": time.perf_counter() - t0,
+    }
