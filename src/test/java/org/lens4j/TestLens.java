@@ -58,13 +58,18 @@ public final class TestLens {
 
     /** Run python/tests/reference_tl.py (TransformerLens directly, in its own process) and return its output folder. */
     public static Path reference(List<String> args) throws IOException, InterruptedException {
+        return reference("reference_tl.py", args);
+    }
+
+    /** Run a reference script of python/tests in its own process; "$OUT" in the arguments is its output folder. */
+    public static Path reference(String script, List<String> args) throws IOException, InterruptedException {
         Path out = Files.createTempDirectory("lens4j-ref-");
-        List<String> command = new ArrayList<>(List.of(venvPython().toString(), "python/tests/reference_tl.py"));
+        List<String> command = new ArrayList<>(List.of(venvPython().toString(), "python/tests/" + script));
         command.addAll(args.stream().map(a -> a.equals("$OUT") ? out.toString() : a).toList());
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes());
         if (!p.waitFor(300, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException("reference_tl.py failed: " + output);
+            throw new IOException(script + " failed: " + output);
         }
         return out;
     }
