@@ -17,10 +17,11 @@ import org.lens4j.Tensor;
  * </pre>
  */
 public final class Tour {
+    @SuppressWarnings("try") // the scope is used for its close()
     public static void main(String[] args) {
         String modelName = Cli.option(args, "--model", "toy-ioi");
         String prompt = Cli.option(args, "--prompt", "When John and Mary went to the shops, John gave the bag to");
-        try (Lens lens = Lens.start(); Scope scope = lens.scope()) {
+        try (Lens lens = Lens.start(Cli.engineOptions(modelName)); Scope scope = lens.scope()) {
             System.out.println(lens);
             Model model = lens.load(modelName);
             System.out.println(model);

@@ -1,0 +1,173 @@
+"""Patching benchmark: lens4j's batched sweeps against TransformerLens' patching loops, in one run.
+
+Not a test. On a random 12-layer, d_model 768, 12-head GPT-2-architecture model (the
+project's make_tiny_model), batch 8 x 16 tokens, CPU:
+
+* get_act_patch_resid_pre and get_act_patch_attn_head_out_all_pos (TransformerLens 4.3,
+  one forward per cell) against the ``patching.sweep`` op;
+* path patching to the final residual stream, seed 002's plain loop (two forwards per sender
+  head, hooks on every hook_z) against the ``patching.path_patch`` op.
+
+Both sides include their clean / corrupted runs. Wall and CPU (process) seconds are recorded
+with the load average, since other jobs may share the machine; the ratios compare the two
+sides measured back to back.
+
+    python bench/patching_bench.py [--out bench/out/patching.json] [--with-batched]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "python"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import torch  # noqa: E402
+from transformer_lens import patching as tl_patching  # noqa: E402
+from transformer_lens.model_bridge import TransformerBridge  # noqa: E402
+
+from lens4j_bridge.ops import patching  # noqa: E402
+from lens4j_bridge.ops.metrics import metric_from_spec  # noqa: E402
+from lens4j_bridge.session import Session  # noqa: E402
+from lens4j_bridge.toy.tiny import make_tiny_model  # noqa: E402
+
+
+def timed(fn):
+    load = os.getloadavg()[0]
+    wall, cpu = time.perf_counter(), time.process_time()
+    value = fn()
+    return value, {"wall_s": round(time.perf_counter() - wall, 3), "cpu_s": round(time.process_time() - cpu, 3),
+                   "load_avg_1m_before": round(load, 2), "load_avg_1m_after": round(os.getloadavg()[0], 2)}
+
+
+def plain_path_patching(model, base_tokens, base_cache, source_cache, metric):
+    """Seed 002's loop (get_path_patch_to_repr), on a TransformerBridge: final residual receiver."""
+    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
+    receiver = f"blocks.{n_layers - 1}.hook_resid_post"
+    out = torch.zeros(n_layers, n_heads)
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            def freeze(z, hook, layer=layer, head=head):
+                z = base_cache[hook.name].clone()
+                if hook.layer() == layer:
+                    z[:, :, head] = source_cache[hook.name][:, :, head]
+                return z
+
+            with model.hooks(fwd_hooks=[(f"blocks.{l}.attn.hook_z", freeze) for l in range(n_layers)]):
+                _, recorded = model.run_with_cache(base_tokens, names_filter=lambda n: n == receiver)
+            logits = model.run_with_hooks(base_tokens, fwd_hooks=[(receiver, lambda act, hook: recorded[receiver])])
+            out[layer, head] = metric(logits)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model-dir", default="/tmp/lens4j-bench/tiny-12x768")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--seq", type=int, default=16)
+    p.add_argument("--out", default=str(ROOT / "bench" / "out" / "patching.json"))
+    p.add_argument("--with-batched", action="store_true", help="also time lens4j's batched method (full forwards, stacked)")
+    p.add_argument("--skip", default="", help="comma-separated: resid_pre,head_out,path")
+    p.add_argument("--corrupt", default="3,10", help="positions where the corrupted prompts differ (IOI-like: an early and a late name)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own); 1 avoids OpenMP spinning on a loaded machine")
+    a = p.parse_args()
+    skip = set(filter(None, a.skip.split(",")))
+    corrupt = [int(x) for x in a.corrupt.split(",")]
+    if a.threads:
+        torch.set_num_threads(a.threads)
+
+    torch.set_grad_enabled(False)
+    model_dir = make_tiny_model(a.model_dir, n_layers=12, d_model=768, n_heads=12, n_ctx=64)
+    model = TransformerBridge.boot_transformers(str(model_dir), device="cpu", dtype=torch.float32)
+    model.enable_compatibility_mode(disable_warnings=True)
+    model.eval()
+
+    gen = torch.Generator().manual_seed(0)
+    vocab = model.cfg.d_vocab
+    clean = torch.randint(1, vocab, (a.batch, a.seq), generator=gen)
+    clean[:, 0] = model.tokenizer.bos_token_id
+    corrupted = clean.clone()
+    for pos in corrupt:
+        corrupted[:, pos] = torch.randint(1, vocab, (a.batch,), generator=gen)
+    answers = torch.randint(1, vocab, (a.batch, 2), generator=gen).tolist()
+    spec = {"type": "logit_diff", "answers": answers}
+    metric = metric_from_spec(None, model, spec, corrupted)
+    s = Session()
+    model(clean)  # warm up
+
+    results: dict = {
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+                    "python": platform.python_version(), "platform": platform.platform()},
+        "model": {"n_layers": 12, "d_model": 768, "n_heads": 12, "d_vocab": vocab, "dir": str(model_dir)},
+        "input": {"batch": a.batch, "seq": a.seq, "corrupted_positions": corrupt,
+                  "tokens": "random ids, BOS first; corrupted = clean with new random ids at corrupted_positions"},
+        "metric": "logit_diff at the last position, mean over the batch",
+        "comparisons": {},
+    }
+
+    def tl_sweep(fn):
+        def run():
+            _, clean_cache = model.run_with_cache(clean)
+            return fn(model, corrupted, clean_cache, metric)
+        return run
+
+    sweeps = [("resid_pre", "resid_pre", tl_patching.get_act_patch_resid_pre),
+              ("head_out", "attn_head_out_all_pos", tl_patching.get_act_patch_attn_head_out_all_pos)]
+    for key, kind, fn in sweeps:
+        if key in skip:
+            continue
+        ours, ours_t = timed(lambda: patching.sweep(s, model, corrupted, spec, kind=kind, clean=clean, method="suffix"))
+        ref, ref_t = timed(tl_sweep(fn))
+        entry = {
+            "transformer_lens": {**ref_t, "forward_passes": ref.numel()},
+            "lens4j": {**ours_t, **{k: ours[k] for k in ("method", "patches", "skipped_unchanged", "chunk_size", "last_block_tail")}},
+            "ratio_wall": round(ref_t["wall_s"] / ours_t["wall_s"], 2),
+            "ratio_cpu": round(ref_t["cpu_s"] / ours_t["cpu_s"], 2),
+            "max_abs_diff": float((ours["values"] - ref).abs().max()),
+            "value_range": [float(ref.min()), float(ref.max())],
+        }
+        if a.with_batched:
+            batched, batched_t = timed(lambda: patching.sweep(s, model, corrupted, spec, kind=kind, clean=clean, method="batched"))
+            entry["lens4j_batched"] = {**batched_t, "ratio_wall": round(ref_t["wall_s"] / batched_t["wall_s"], 2),
+                                       "max_abs_diff": float((batched["values"] - ref).abs().max())}
+        results["comparisons"][f"get_act_patch_{kind}"] = entry
+        print(kind, json.dumps(entry), flush=True)
+
+    if "path" not in skip:
+        receivers = {"type": "final"}
+        ours, ours_t = timed(lambda: patching.path_patch(s, model, clean, corrupted, spec, receivers, method="suffix"))
+
+        def plain():
+            _, clean_cache = model.run_with_cache(clean)
+            _, corrupted_cache = model.run_with_cache(corrupted)
+            return plain_path_patching(model, corrupted, corrupted_cache, clean_cache, metric)
+
+        ref, ref_t = timed(plain)
+        entry = {
+            "plain_loop": {**ref_t, "forward_passes": 2 * ref.numel()},
+            "lens4j": {**ours_t, **{k: ours[k] for k in ("method", "frozen_shortcut", "first_difference", "chunk_size")}},
+            "ratio_wall": round(ref_t["wall_s"] / ours_t["wall_s"], 2),
+            "ratio_cpu": round(ref_t["cpu_s"] / ours_t["cpu_s"], 2),
+            "max_abs_diff": float((ours["values"] - ref).abs().max()),
+            "value_range": [float(ref.min()), float(ref.max())],
+            "receivers": "final residual (blocks.11.hook_resid_post), direction denoise (seed 002)",
+        }
+        results["comparisons"]["path_patching_final_resid"] = entry
+        print("path_patching", json.dumps(entry), flush=True)
+
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

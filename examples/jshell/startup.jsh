@@ -1,0 +1,9 @@
+// lens4j's JShell startup: the API packages. ./lens4j jshell loads it after JShell's DEFAULT imports;
+// it runs again on /reset. Values print usefully: tensors (shape, dtype, device, torch preview),
+// caches (their entries), models, results.
+import org.lens4j.*;
+import org.lens4j.analysis.*;
+import org.lens4j.hook.*;
+import org.lens4j.viz.*;
+// Both org.lens4j.hook and org.lens4j.analysis have a Slice; "Slice" here is the hooks' (positions).
+import org.lens4j.hook.Slice;
