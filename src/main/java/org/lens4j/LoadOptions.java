@@ -30,7 +30,7 @@ public record LoadOptions(
         boolean foldValueBiases,
         boolean refactorFactoredAttnMatrices,
         Integer nDevices,
-        String deviceMap) {
+        String deviceMap) implements java.io.Serializable {
 
     public LoadOptions {
         if (dtype == null || !dtype.isFloatingPoint()) {

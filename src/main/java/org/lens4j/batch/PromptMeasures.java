@@ -1,0 +1,78 @@
+package org.lens4j.batch;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+import org.lens4j.InvalidInputException;
+import org.lens4j.Model;
+import org.lens4j.Scope;
+import org.lens4j.Tensor;
+import org.lens4j.analysis.AnswerPair;
+import org.lens4j.analysis.Metrics;
+
+/**
+ * Built-in {@link PromptMeasure}s. Each runs the model once per chunk on the right-padded
+ * batch of prompts and reads each prompt at its own last token.
+ *
+ * <pre>{@code
+ * List<PromptResult> rows = PromptBatch.run(model, prompts, PromptMeasures.logitDiff(), PromptBatch.Options.defaults());
+ * }</pre>
+ */
+public final class PromptMeasures {
+    /** Measure names of {@link #logitDiff()}. */
+    public static final String LOGIT_DIFF_CLEAN = "logit_diff_clean";
+    public static final String LOGIT_DIFF_CORRUPTED = "logit_diff_corrupted";
+
+    private PromptMeasures() {
+    }
+
+    /**
+     * {@code logit(correct) - logit(incorrect)} at each prompt's last token, on the clean prompt
+     * ({@value #LOGIT_DIFF_CLEAN}) and, where the record has one, on the corrupted prompt
+     * ({@value #LOGIT_DIFF_CORRUPTED}): seed 001's per-prompt logit difference. Rows come
+     * prompt by prompt, so their order does not depend on the chunk size.
+     */
+    public static PromptMeasure logitDiff() {
+        return (model, chunk) -> {
+            double[] clean = logitDiffs(model, chunk, PromptRecord::clean);
+            List<PromptRecord> withCorrupted = chunk.stream().filter(p -> p.corrupted() != null).toList();
+            double[] corrupted = withCorrupted.isEmpty() ? new double[0] : logitDiffs(model, withCorrupted, PromptRecord::corrupted);
+            List<PromptResult> rows = new ArrayList<>();
+            int c = 0;
+            for (int i = 0; i < chunk.size(); i++) {
+                PromptRecord p = chunk.get(i);
+                rows.add(new PromptResult(p.id(), LOGIT_DIFF_CLEAN, clean[i]));
+                if (p.corrupted() != null) {
+                    rows.add(new PromptResult(p.id(), LOGIT_DIFF_CORRUPTED, corrupted[c++]));
+                }
+            }
+            return rows;
+        };
+    }
+
+    /** The mean next-token loss of each clean prompt ("loss"). */
+    public static PromptMeasure loss() {
+        return (model, chunk) -> chunk.stream().map(p -> new PromptResult(p.id(), "loss", model.loss(p.clean()))).toList();
+    }
+
+    /** One model run on the right-padded batch; each prompt read at its own last token. */
+    private static double[] logitDiffs(Model model, List<PromptRecord> records, Function<PromptRecord, String> text) {
+        List<AnswerPair> answers = answers(records);
+        List<String> prompts = records.stream().map(text).toList();
+        try (Scope scope = model.lens().scope()) {
+            Tensor logits = model.logits(prompts);
+            return Metrics.logitDiff(answers).perPrompt().evaluateEach(model, logits, prompts);
+        }
+    }
+
+    private static List<AnswerPair> answers(List<PromptRecord> chunk) {
+        List<AnswerPair> answers = new ArrayList<>();
+        for (PromptRecord p : chunk) {
+            if (!p.hasAnswers()) {
+                throw new InvalidInputException("prompt record '" + p.id() + "' has no answers; the logit difference needs correct and incorrect");
+            }
+            answers.add(AnswerPair.of(p.correct(), p.incorrect()));
+        }
+        return answers;
+    }
+}
