@@ -207,6 +207,15 @@ public final class Lens implements AutoCloseable {
         return Tensor.send(this, Tensors.blob(data, shape));
     }
 
+    /**
+     * Send a blob (any dtype, bfloat16 and float16 included) as a tensor of its dtype and shape,
+     * such as one read from a file: {@code lens.tensor(Npy.read(Path.of("x.npy")))}.
+     */
+    public Tensor tensor(Blob blob) {
+        Objects.requireNonNull(blob, "blob");
+        return Tensor.send(this, blob);
+    }
+
     // -- scopes and handles -----------------------------------------------------------
 
     /** Open a scope on this thread: handles made until it closes are freed with it. */

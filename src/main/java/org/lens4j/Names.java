@@ -79,6 +79,28 @@ public final class Names {
         return chosen;
     }
 
+    /**
+     * The names of {@code available} (such as a cache's {@link ActivationCache#keys()}) that this
+     * selects, in the order of {@code available}; an explicit name ({@link #of}) that is not
+     * available is an {@link InvalidInputException}, as is a selection of nothing.
+     *
+     * <pre>{@code
+     * List<String> chosen = Names.only("resid_pre").select(cache.keys());   // blocks.0.hook_resid_pre, ...
+     * }</pre>
+     */
+    public List<String> select(List<String> available) {
+        Objects.requireNonNull(available, "available");
+        if (explicit != null) {
+            List<String> missing = explicit.stream().filter(n -> !available.contains(n)).toList();
+            if (!missing.isEmpty()) {
+                throw new InvalidInputException("not available: " + missing + "; available names: "
+                        + available.stream().limit(12).toList() + (available.size() > 12 ? " ..." : ""));
+            }
+            return available.stream().filter(explicit::contains).toList();
+        }
+        return resolve(available);
+    }
+
     boolean isAll() {
         return description.equals("all");
     }

@@ -5,8 +5,18 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 import org.lens4j.engine.Blob;
 
-/** Java arrays to blobs and blobs to Java arrays, for every dtype. */
-final class Tensors {
+/**
+ * Java arrays to blobs and blobs to Java arrays, for every dtype: the conversions that
+ * {@link Lens#tensor}, the {@code Tensor.to*Array} methods and {@code org.lens4j.data.Npy} share.
+ * Arrays are row-major; an empty {@code shape} means one dimension of the array's length, except
+ * for a one-element array, which makes a 0-d blob.
+ *
+ * <pre>{@code
+ * Blob b = Tensors.blob(new float[] {1, 2, 3, 4, 5, 6}, new long[] {2, 3});   // float32 [2, 3]
+ * double[] back = Tensors.doubles(b);                                          // {1.0, ..., 6.0}
+ * }</pre>
+ */
+public final class Tensors {
     private Tensors() {
     }
 
@@ -26,35 +36,51 @@ final class Tensors {
         return ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    static Blob blob(float[] data, long[] shape) {
+    public static Blob blob(float[] data, long[] shape) {
         long[] s = checkShape(data.length, shape);
         ByteBuffer b = buffer(4L * data.length);
         b.asFloatBuffer().put(data);
         return new Blob("float32", s, b);
     }
 
-    static Blob blob(double[] data, long[] shape) {
+    public static Blob blob(double[] data, long[] shape) {
         long[] s = checkShape(data.length, shape);
         ByteBuffer b = buffer(8L * data.length);
         b.asDoubleBuffer().put(data);
         return new Blob("float64", s, b);
     }
 
-    static Blob blob(long[] data, long[] shape) {
+    public static Blob blob(long[] data, long[] shape) {
         long[] s = checkShape(data.length, shape);
         ByteBuffer b = buffer(8L * data.length);
         b.asLongBuffer().put(data);
         return new Blob("int64", s, b);
     }
 
-    static Blob blob(int[] data, long[] shape) {
+    public static Blob blob(int[] data, long[] shape) {
         long[] s = checkShape(data.length, shape);
         ByteBuffer b = buffer(4L * data.length);
         b.asIntBuffer().put(data);
         return new Blob("int32", s, b);
     }
 
-    static Blob blob(boolean[] data, long[] shape) {
+    public static Blob blob(short[] data, long[] shape) {
+        long[] s = checkShape(data.length, shape);
+        ByteBuffer b = buffer(2L * data.length);
+        b.asShortBuffer().put(data);
+        return new Blob("int16", s, b);
+    }
+
+    /** Java bytes are signed, so they make an int8 blob. */
+    public static Blob blob(byte[] data, long[] shape) {
+        long[] s = checkShape(data.length, shape);
+        ByteBuffer b = buffer(data.length);
+        b.put(data);
+        b.flip();
+        return new Blob("int8", s, b);
+    }
+
+    public static Blob blob(boolean[] data, long[] shape) {
         long[] s = checkShape(data.length, shape);
         ByteBuffer b = buffer(data.length);
         for (boolean v : data) {
@@ -72,12 +98,12 @@ final class Tensors {
         return (int) n;
     }
 
-    static float[] floats(Blob b) {
+    public static float[] floats(Blob b) {
         return floatsInto(b, new float[length(b)]);
     }
 
     /** Fills {@code out} (exactly numel long): no allocation, the fastest way to read large tensors repeatedly. */
-    static float[] floatsInto(Blob b, float[] out) {
+    public static float[] floatsInto(Blob b, float[] out) {
         if (out.length != b.numel()) {
             throw new IllegalArgumentException("the array has " + out.length + " elements; the tensor has " + b.numel());
         }
@@ -106,7 +132,7 @@ final class Tensors {
         return out;
     }
 
-    static double[] doubles(Blob b) {
+    public static double[] doubles(Blob b) {
         ByteBuffer d = b.data();
         double[] out = new double[length(b)];
         switch (b.dtype()) {
@@ -127,7 +153,7 @@ final class Tensors {
         return out;
     }
 
-    static long[] longs(Blob b) {
+    public static long[] longs(Blob b) {
         ByteBuffer d = b.data();
         long[] out = new long[length(b)];
         switch (b.dtype()) {
@@ -160,7 +186,7 @@ final class Tensors {
         return out;
     }
 
-    static int[] ints(Blob b) {
+    public static int[] ints(Blob b) {
         if (b.dtype().equals("int32")) {
             int[] out = new int[length(b)];
             b.data().asIntBuffer().get(out);
@@ -174,7 +200,7 @@ final class Tensors {
         return out;
     }
 
-    static boolean[] booleans(Blob b) {
+    public static boolean[] booleans(Blob b) {
         long[] l = longs(b);
         boolean[] out = new boolean[l.length];
         for (int i = 0; i < l.length; i++) {

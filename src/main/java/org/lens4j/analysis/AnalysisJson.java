@@ -11,6 +11,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.lens4j.LensJsonModule;
 
 /**
  * Writes analysis results as JSON and reads them back. Results are plain records, so any
@@ -24,8 +25,12 @@ import java.nio.file.Path;
  * }</pre>
  */
 public final class AnalysisJson {
-    /** The mapper used here: Jackson's defaults, NaN and infinities as strings, unknown properties ignored. */
+    /**
+     * The mapper used here: Jackson's defaults, NaN and infinities as strings, unknown properties
+     * ignored, and {@link LensJsonModule} for blobs (and a clear error for tensor handles).
+     */
     public static final ObjectMapper MAPPER = JsonMapper.builder()
+            .addModule(new LensJsonModule())
             .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
             .enable(JsonWriteFeature.WRITE_NAN_AS_STRINGS)
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.lens4j.ActivationCache;
+import org.lens4j.ModelConfig;
 
 /**
  * Every result record written as JSON and read back, with no worker: NaN, nulls, nested
@@ -44,5 +46,40 @@ class JsonRoundTripTest {
         Fixtures.assertJsonRoundTrip(Head.parse("L9H9"));
         Fixtures.assertJsonRoundTrip(AnswerPair.of(" Mary", " John"));
         assertEquals(AnswerPair.of(12, 13), AnalysisJson.fromJson(AnalysisJson.toJson(AnswerPair.of(12, 13)), AnswerPair.class));
+        Fixtures.assertJsonRoundTrip(PromptPair.of("a b", "c d"));
+    }
+
+    @Test
+    void sweepsLensWithTargetAndModelConfig() {
+        double nan = Double.NaN;
+        Patching.Result every = Fixtures.assertJsonRoundTrip(new Patching.Result("block_every", List.of("patch_type", "layer", "pos"),
+                new int[] {2, 1, 2}, new double[] {1, nan, 3, 4}, List.of("resid_pre", "attn_out"), List.of(List.of("<|endoftext|>", " Mary")),
+                nan, -0.5, "suffix", 0.25));
+        assertEquals(4, every.at(1, 0, 1));
+        assertTrue(Double.isNaN(every.cleanValue()));
+        assertEquals(List.of("resid_pre", "attn_out"), every.patchTypes());
+        Fixtures.assertJsonRoundTrip(new Patching.Result("resid_pre", List.of("layer", "pos"), new int[] {0, 0}, new double[0], List.of(),
+                List.of(), 1, 0, "batched", 0));
+        PathPatching.Result toV = Fixtures.assertJsonRoundTrip(new PathPatching.Result(PathPatching.Receivers.heads("v", Head.of(1, 0)).spec(),
+                PathPatching.Direction.NOISE, new double[][] {{0.5, nan}, {1, 2}}, List.of(List.of("a")), 1, 0, 0.5, "suffix", 0.1));
+        assertEquals(PathPatching.Direction.NOISE, toV.direction());
+        assertEquals(List.of(List.of(1, 0)), toV.receivers().get("heads"));
+        // int[] layers in a receiver spec come back as a list of integers (the JSON is the same)
+        Fixtures.assertJsonRoundTrip(new PathPatching.Result(PathPatching.Receivers.residual("resid_pre", 1).spec(), PathPatching.Direction.DENOISE,
+                new double[][] {{1}}, List.of(), 1, 0, 0.5, "batched", 0));
+        LogitLens.Result target = Fixtures.assertJsonRoundTrip(new LogitLens.Result("accumulated_resid", List.of("0_pre", "final_post"),
+                new int[] {0, 1}, new int[] {3}, List.of(List.of("a", "b", "c", "d")), new long[][][][] {{{{3}}}, {{{4}}}},
+                new String[][][][] {{{{"x"}}}, {{{"y"}}}}, new double[][][][] {{{{0.5}}}, {{{0.25}}}}, new double[][][] {{{0.1}}, {{0}}}, 17,
+                new double[][][] {{{0.01}}, {{0.5}}}, new long[][][] {{{12}}, {{0}}}));
+        assertEquals(17, target.targetId());
+        assertEquals(12, target.targetRanks()[0][0][0]);
+        ModelConfig cfg = Fixtures.assertJsonRoundTrip(new ModelConfig("tiny", 2, 4, 64, 16, 256, 512, null, 64, "gelu", "LN", "standard",
+                false, null, "GPT2LMHeadModel", true, "cpu", "torch.float32"));
+        assertEquals(64, cfg.dModel());
+        assertTrue(AnalysisJson.toJson(cfg).contains("\"n_layers\" : 2"), "TransformerLens' field names");
+        assertEquals(cfg, AnalysisJson.fromJson(AnalysisJson.toJson(cfg), ModelConfig.class));
+        ActivationCache.Entry entry = Fixtures.assertJsonRoundTrip(new ActivationCache.Entry("blocks.0.hook_resid_pre", new long[] {1, 15, 64},
+                "float32", "cpu"));
+        assertEquals(15, entry.shape()[1]);
     }
 }
