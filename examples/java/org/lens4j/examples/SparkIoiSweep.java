@@ -84,14 +84,14 @@ public final class SparkIoiSweep {
         Model model = lens.load(modelName);
         Map<String, Double> batch = new HashMap<>();
         for (PromptResult r : PromptBatch.run(model, prompts, PromptMeasures.logitDiff(), PromptBatch.Options.defaults())) {
-            batch.put(r.id() + "/" + r.measure(), r.value());
+            batch.put(r.key(), r.value());
         }
         double maxDiff = 0;
         double clean = 0;
         double corrupted = 0;
         int correct = 0;
         for (PromptResult r : rows) {
-            Double expected = batch.get(r.id() + "/" + r.measure());
+            Double expected = batch.get(r.key());
             maxDiff = Math.max(maxDiff, expected == null ? Double.POSITIVE_INFINITY : Math.abs(expected - r.value()));
             if (r.measure().equals(PromptMeasures.LOGIT_DIFF_CLEAN)) {
                 clean += r.value();

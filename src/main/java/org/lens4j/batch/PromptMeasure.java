@@ -12,7 +12,7 @@ import org.lens4j.Model;
  *
  * <pre>{@code
  * PromptMeasure loss = (model, chunk) -> chunk.stream()
- *         .map(p -> new PromptResult(p.id(), "loss", model.loss(p.clean())))
+ *         .map(p -> PromptResult.of(p.id(), "loss", model.loss(p.clean())))
  *         .toList();
  * }</pre>
  *

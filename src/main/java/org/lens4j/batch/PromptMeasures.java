@@ -2,13 +2,18 @@ package org.lens4j.batch;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
 import java.util.function.Function;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Model;
 import org.lens4j.Scope;
 import org.lens4j.Tensor;
 import org.lens4j.analysis.AnswerPair;
+import org.lens4j.analysis.Metric;
 import org.lens4j.analysis.Metrics;
+import org.lens4j.analysis.Patching;
+import org.lens4j.data.ResultTable;
 
 /**
  * Built-in {@link PromptMeasure}s. Each runs the model once per chunk on the right-padded
@@ -41,9 +46,9 @@ public final class PromptMeasures {
             int c = 0;
             for (int i = 0; i < chunk.size(); i++) {
                 PromptRecord p = chunk.get(i);
-                rows.add(new PromptResult(p.id(), LOGIT_DIFF_CLEAN, clean[i]));
+                rows.add(PromptResult.of(p.id(), LOGIT_DIFF_CLEAN, clean[i]));
                 if (p.corrupted() != null) {
-                    rows.add(new PromptResult(p.id(), LOGIT_DIFF_CORRUPTED, corrupted[c++]));
+                    rows.add(PromptResult.of(p.id(), LOGIT_DIFF_CORRUPTED, corrupted[c++]));
                 }
             }
             return rows;
@@ -52,7 +57,30 @@ public final class PromptMeasures {
 
     /** The mean next-token loss of each clean prompt ("loss"). */
     public static PromptMeasure loss() {
-        return (model, chunk) -> chunk.stream().map(p -> new PromptResult(p.id(), "loss", model.loss(p.clean()))).toList();
+        return (model, chunk) -> chunk.stream().map(p -> PromptResult.of(p.id(), "loss", model.loss(p.clean()))).toList();
+    }
+
+    /**
+     * An activation patching sweep per prompt pair ("patching/" + the kind, e.g.
+     * "patching/resid_pre"): the normalized logit difference with each cell's clean activation
+     * patched into the corrupted run, one row per cell (layer, position or head, the clean
+     * prompt's token as label), as {@link Patching#sweep} and {@link ResultTable#of(Patching.Result)}
+     * give them. Each record needs a corrupted prompt of the same token length, and answers.
+     */
+    public static PromptMeasure patching(Patching.Kind kind) {
+        Objects.requireNonNull(kind, "kind");
+        String measure = "patching/" + kind.name().toLowerCase(Locale.ROOT);
+        return (model, chunk) -> {
+            List<PromptResult> rows = new ArrayList<>();
+            for (PromptRecord p : chunk) {
+                if (p.corrupted() == null) {
+                    throw new InvalidInputException("prompt record '" + p.id() + "' has no corrupted prompt; a patching sweep needs one");
+                }
+                Metric metric = Metrics.normalized(Metrics.logitDiff(answers(List.of(p))));
+                rows.addAll(PromptResult.of(p.id(), measure, ResultTable.of(Patching.sweep(model, p.clean(), p.corrupted(), metric, kind))));
+            }
+            return rows;
+        };
     }
 
     /** One model run on the right-padded batch; each prompt read at its own last token. */

@@ -47,10 +47,14 @@ public final class LensSpark {
             .add("correct", DataTypes.StringType, true)
             .add("incorrect", DataTypes.StringType, true);
 
-    /** The columns of the results: id, measure, value. */
+    /** The columns of the results, those of {@link PromptResult}: id, measure, layer, position, head, label, value. */
     public static final StructType RESULT_SCHEMA = new StructType()
             .add("id", DataTypes.StringType, false)
             .add("measure", DataTypes.StringType, false)
+            .add("layer", DataTypes.IntegerType, true)
+            .add("position", DataTypes.IntegerType, true)
+            .add("head", DataTypes.IntegerType, true)
+            .add("label", DataTypes.StringType, true)
             .add("value", DataTypes.DoubleType, false);
 
     private LensSpark() {
@@ -129,9 +133,18 @@ public final class LensSpark {
 
     /** Result rows as records (collects to the driver). */
     public static List<PromptResult> collect(Dataset<Row> results) {
-        return results.collectAsList().stream()
-                .map(r -> new PromptResult(r.getAs("id"), r.getAs("measure"), r.<Double>getAs("value")))
-                .toList();
+        return results.collectAsList().stream().map(LensSpark::result).toList();
+    }
+
+    /** A result row as a record (by column name, so a read-back Parquet file's column order does not matter). */
+    public static PromptResult result(Row row) {
+        return new PromptResult(row.getAs("id"), row.getAs("measure"), row.getAs("layer"), row.getAs("position"), row.getAs("head"),
+                row.getAs("label"), row.<Double>getAs("value"));
+    }
+
+    /** A record as a {@link #RESULT_SCHEMA} row. */
+    public static Row row(PromptResult r) {
+        return RowFactory.create(r.id(), r.measure(), r.layer(), r.position(), r.head(), r.label(), r.value());
     }
 
     /** One partition: chunks of prompt rows in, result rows out, lazily so a large partition is never held whole. */
@@ -160,8 +173,7 @@ public final class LensSpark {
                     if (!hasNext()) {
                         throw new java.util.NoSuchElementException();
                     }
-                    PromptResult r = current.next();
-                    return RowFactory.create(r.id(), r.measure(), r.value());
+                    return row(current.next());
                 }
             };
         }

@@ -20,6 +20,7 @@ import org.lens4j.Model;
 import org.lens4j.Scope;
 import org.lens4j.Tensor;
 import org.lens4j.TestLens;
+import org.lens4j.analysis.Patching;
 import org.lens4j.examples.IoiPrompts;
 
 /** The batch API on toy-ioi: values, chunking, checkpoints and resuming, bad input. */
@@ -67,6 +68,29 @@ class PromptBatchTest {
             assertEquals(one.get(i).id(), seven.get(i).id());
             assertEquals(one.get(i).measure(), seven.get(i).measure());
             assertEquals(one.get(i).value(), seven.get(i).value(), 1e-4);
+        }
+    }
+
+    @Test
+    void aPatchingSweepPerPromptGivesOneRowPerCell() {
+        List<PromptRecord> two = prompts.subList(0, 2);
+        List<PromptResult> rows = PromptBatch.run(model, two, PromptMeasures.patching(Patching.Kind.RESID_PRE), PromptBatch.Options.defaults());
+        int layers = model.cfg().nLayers();
+        for (PromptRecord p : two) {
+            List<String> clean = model.toStrTokens(p.clean());
+            List<String> corrupted = model.toStrTokens(p.corrupted());
+            List<PromptResult> mine = rows.stream().filter(r -> r.id().equals(p.id())).toList();
+            assertEquals(layers * clean.size(), mine.size(), "a row per (layer, position)");
+            for (PromptResult r : mine) {
+                assertEquals("patching/resid_pre", r.measure());
+                assertEquals(clean.get(r.position()), r.label(), "the label is the clean token at the position");
+                if (r.layer() == 0) {
+                    // at the embedding, patching the one position where the prompts differ restores the clean run (1),
+                    // patching any other position changes nothing (0)
+                    double expected = clean.get(r.position()).equals(corrupted.get(r.position())) ? 0.0 : 1.0;
+                    assertEquals(expected, r.value(), 1e-4, r.toString());
+                }
+            }
         }
     }
 
@@ -153,7 +177,7 @@ class PromptBatchTest {
 
         assertThrows(InvalidInputException.class, () -> PromptBatch.Options.defaults().withChunkSize(0));
         assertThrows(InvalidInputException.class, () -> new PromptRecord("x", "text", null, " Mary", null));
-        PromptMeasure stray = (m, chunk) -> List.of(new PromptResult("elsewhere", "x", 1));
+        PromptMeasure stray = (m, chunk) -> List.of(PromptResult.of("elsewhere", "x", 1));
         assertThrows(PromptBatch.ChunkFailedException.class, () -> PromptBatch.run(model, List.of(a), stray, PromptBatch.Options.defaults()));
         // the worker still answers
         assertEquals(2, PromptBatch.run(model, List.of(a), PromptMeasures.logitDiff(), PromptBatch.Options.defaults()).size() + 1);

@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.lens4j.InvalidInputException;
 import org.lens4j.TestLens;
+import org.lens4j.analysis.Patching;
 import org.lens4j.batch.PromptBatch;
 import org.lens4j.batch.PromptMeasure;
 import org.lens4j.batch.PromptMeasures;
@@ -57,7 +58,7 @@ class LensSparkTest {
         SparkIoiSweep.Result r = SparkIoiSweep.run(TestLens.lens(),
                 new String[] {"--prompts", "200", "--partitions", "4", "--out", out.toString()});
         assertEquals(400, r.rows().size(), "a clean and a corrupted row for each of 200 prompts");
-        assertEquals(400, new HashSet<>(r.rows().stream().map(x -> x.id() + "/" + x.measure()).toList()).size(), "each row once");
+        assertEquals(400, new HashSet<>(r.rows().stream().map(x -> x.key()).toList()).size(), "each row once");
         assertTrue(r.maxAbsDiffToBatch() <= 1e-4, "Spark and the batch API differ by " + r.maxAbsDiffToBatch());
         assertTrue(r.meanClean() > 1.0 && r.meanCorrupted() < -1.0, "toy-ioi does IOI: clean " + r.meanClean() + ", corrupted " + r.meanCorrupted());
         assertTrue(r.parquet().resolve("_SUCCESS").toFile().exists(), "Spark's commit marker in " + r.parquet());
@@ -82,15 +83,36 @@ class LensSparkTest {
         assertTrue(FAILED_ATTEMPTS.get() >= 1, "the injected failure ran");
         Map<String, Double> expected = new HashMap<>();
         for (PromptResult r : PromptBatch.run(TestLens.lens().load("toy-ioi"), prompts, PromptMeasures.logitDiff(), PromptBatch.Options.defaults())) {
-            expected.put(r.id() + "/" + r.measure(), r.value());
+            expected.put(r.key(), r.value());
         }
         Set<String> seen = new HashSet<>();
         for (PromptResult r : rows) {
-            String key = r.id() + "/" + r.measure();
+            String key = r.key();
             assertTrue(seen.add(key), key + " appears twice");
             assertEquals(expected.get(key), r.value(), 1e-4, key);
         }
         assertEquals(expected.keySet(), seen, "every prompt exactly once");
+    }
+
+    @Test
+    void gridRowsKeepTheirCellColumnsThroughParquet(@TempDir Path out) {
+        List<PromptRecord> prompts = IoiPrompts.generate(6, 5);
+        PromptMeasure sweep = PromptMeasures.patching(Patching.Kind.RESID_PRE);
+        String parquet = out.resolve("sweeps.parquet").toString();
+        LensSpark.measure(LensSpark.prompts(spark, prompts, 2), LensSpark.Job.of("toy-ioi", sweep).withChunkSize(2))
+                .write().mode(SaveMode.Overwrite).parquet(parquet);
+        List<PromptResult> rows = LensSpark.collect(spark.read().parquet(parquet));
+        Map<String, PromptResult> expected = new HashMap<>();
+        for (PromptResult r : PromptBatch.run(TestLens.lens().load("toy-ioi"), prompts, sweep, PromptBatch.Options.defaults())) {
+            expected.put(r.key(), r);
+        }
+        assertEquals(expected.size(), rows.size());
+        for (PromptResult r : rows) {
+            PromptResult e = expected.get(r.key());
+            assertTrue(e != null, "unexpected row " + r);
+            assertEquals(e.value(), r.value(), 1e-4, r.key());
+            assertEquals(null, r.head(), "a resid_pre sweep has no head column");
+        }
     }
 
     @Test
