@@ -112,6 +112,8 @@ def build_state_dict(vocab_size: int, bos_id: int) -> dict[str, torch.Tensor]:
     _pair(wpe, CONSTANT, flag)
 
     # LayerNorm divides by the residual's RMS, the same at every position: sqrt(|x|^2 / d_model).
+    # One exception: position 1 follows BOS, which has no A part, so layer 1 sees no previous-token
+    # vector there and its RMS is sqrt(5/4) smaller. Harmless: position 1 has nothing to match.
     ln0 = math.sqrt(D_MODEL / 4.0)  # |token|^2 2 + |position|^2 2
     ln1 = math.sqrt(D_MODEL / 5.0)  # + the previous token's A vector, norm 1
     inv_sqrt_dh = 1.0 / math.sqrt(D_HEAD)
