@@ -41,7 +41,8 @@ public final class Patching {
         ATTN_HEAD_OUT_BY_POS, ATTN_HEAD_Q_BY_POS, ATTN_HEAD_K_BY_POS, ATTN_HEAD_V_BY_POS, ATTN_HEAD_PATTERN_BY_POS,
         ATTN_HEAD_PATTERN_DEST_SRC_POS, BLOCK_EVERY, ATTN_HEAD_ALL_POS_EVERY, ATTN_HEAD_BY_POS_EVERY;
 
-        String wire() {
+        /** The sweep's name as TransformerLens spells it ("resid_pre", "attn_head_out_all_pos", ...). */
+        public String wire() {
             return name().toLowerCase(Locale.ROOT);
         }
     }

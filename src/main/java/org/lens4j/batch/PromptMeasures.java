@@ -2,7 +2,6 @@ package org.lens4j.batch;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Objects;
 import java.util.function.Function;
 import org.lens4j.InvalidInputException;
@@ -69,7 +68,7 @@ public final class PromptMeasures {
      */
     public static PromptMeasure patching(Patching.Kind kind) {
         Objects.requireNonNull(kind, "kind");
-        String measure = "patching/" + kind.name().toLowerCase(Locale.ROOT);
+        String measure = "patching/" + kind.wire();
         return (model, chunk) -> {
             List<PromptResult> rows = new ArrayList<>();
             for (PromptRecord p : chunk) {

@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -61,8 +62,10 @@ public final class Npy {
     private static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
     /** numpy's own limit for headers it reads without being told otherwise is 10000 bytes; this is generous and bounded. */
     private static final int MAX_HEADER = 1 << 20;
-    private static final String SUPPORTED = "float32 (<f4), float64 (<f8), float16 (<f2), int64 (<i8), int32 (<i4), "
-            + "int16 (<i2), int8 (|i1), uint8 (|u1), bool (|b1), little- or big-endian";
+    /** lens4j's dtypes and numpy's type codes (without the byte-order character), both ways. */
+    private static final Map<String, String> CODES = codes("float32", "f4", "float64", "f8", "float16", "f2", "int64", "i8",
+            "int32", "i4", "int16", "i2", "int8", "i1", "uint8", "u1", "bool", "b1");
+    private static final String SUPPORTED = supported();
 
     private Npy() {
     }
@@ -183,19 +186,27 @@ public final class Npy {
         return blob.dtype().equals("bfloat16") ? Tensors.blob(Tensors.floats(blob), blob.shape()) : blob;
     }
 
+    private static Map<String, String> codes(String... dtypeThenCode) {
+        Map<String, String> codes = new LinkedHashMap<>();
+        for (int i = 0; i < dtypeThenCode.length; i += 2) {
+            codes.put(dtypeThenCode[i], dtypeThenCode[i + 1]);
+        }
+        return Collections.unmodifiableMap(codes);
+    }
+
+    private static String supported() {
+        List<String> each = new ArrayList<>();
+        CODES.keySet().forEach(dtype -> each.add(dtype + " (" + descr(dtype) + ")"));
+        return String.join(", ", each) + ", little- or big-endian";
+    }
+
+    /** numpy's descr: little-endian '<', or '|' (no byte order) for one-byte types. */
     private static String descr(String dtype) {
-        return switch (dtype) {
-            case "float32" -> "<f4";
-            case "float64" -> "<f8";
-            case "float16" -> "<f2";
-            case "int64" -> "<i8";
-            case "int32" -> "<i4";
-            case "int16" -> "<i2";
-            case "int8" -> "|i1";
-            case "uint8" -> "|u1";
-            case "bool" -> "|b1";
-            default -> throw new IllegalArgumentException("no .npy dtype for '" + dtype + "'");
-        };
+        String code = CODES.get(dtype);
+        if (code == null) {
+            throw new IllegalArgumentException("no .npy dtype for '" + dtype + "'");
+        }
+        return (Blob.itemSize(dtype) == 1 ? "|" : "<") + code;
     }
 
     private static byte[] header(Blob b) {
@@ -408,18 +419,8 @@ public final class Npy {
             throw new IllegalArgumentException(what + " holds an object array (dtype '" + descr + "'), which numpy stores pickled; "
                     + "lens4j never unpickles. Save a numeric array instead; lens4j reads " + SUPPORTED);
         }
-        String dtype = switch (code) {
-            case "f2" -> "float16";
-            case "f4" -> "float32";
-            case "f8" -> "float64";
-            case "i1" -> "int8";
-            case "i2" -> "int16";
-            case "i4" -> "int32";
-            case "i8" -> "int64";
-            case "u1" -> "uint8";
-            case "b1" -> "bool";
-            default -> throw new IllegalArgumentException(what + " has dtype '" + descr + "', which lens4j does not read; it reads " + SUPPORTED);
-        };
+        String dtype = CODES.entrySet().stream().filter(e -> e.getValue().equals(code)).map(Map.Entry::getKey).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException(what + " has dtype '" + descr + "', which lens4j does not read; it reads " + SUPPORTED));
         int item = Blob.itemSize(dtype);
         boolean big = order == '>';
         if (order != '<' && order != '>' && !(item == 1 && (order == '|' || order == '='))) {
