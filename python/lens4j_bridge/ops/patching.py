@@ -538,30 +538,21 @@ def kinds(s: Session) -> dict[str, Any]:
     return out
 
 
-@op("patching.sweep")
-def sweep(
-    s: Session,
-    model: Any,
-    corrupted: Any,
-    metric: dict[str, Any],
-    kind: str = "resid_pre",
-    clean: Any = None,
-    clean_cache: Any = None,
-    prepend_bos: bool | None = None,
-    padding_side: str | None = None,
-    method: str = "auto",
-    chunk_size: int | None = None,
-    memory_mb: float | None = None,
-) -> dict[str, Any]:
-    """Activation patching: for every cell of ``kind``'s grid, run the corrupted input with the
-    clean activation patched in and evaluate the metric spec on the result.
+@dataclass
+class _SweepInputs:
+    """A sweep's prompts and clean activations, checked: what the exact and the attribution sweeps share."""
 
-    Give the clean prompts as ``clean`` (they are run here) or a ``clean_cache`` from
-    ``model.run_with_cache``. Returns ``values`` [grid..., metric shape], ``axes``, ``labels``,
-    the metric on the unpatched runs, the method used and the time taken.
-    """
-    t0 = time.perf_counter()
-    name = _canonical_kind(kind)
+    sub_kinds: list[str]
+    clean_tokens: torch.Tensor | None  # None when only a clean cache was given
+    corrupted_tokens: torch.Tensor
+    last: list[int]
+    clean_cache: Any
+    clean_logits: torch.Tensor | None
+    need: list[str]  # the hook names the sweep patches
+
+
+def _sweep_inputs(model: Any, name: str, clean: Any, corrupted: Any, clean_cache: Any,
+                  prepend_bos: bool | None, padding_side: str | None) -> _SweepInputs:
     require(clean is not None or clean_cache is not None, "give the clean prompts ('clean') or a clean cache ('clean_cache')")
     sub_kinds = EVERY[name][0] if name in EVERY else [name]
     kv_heads = getattr(model.cfg, "n_key_value_heads", None)
@@ -588,21 +579,14 @@ def sweep(
         require((batch, seq) == tuple(corrupted_tokens.shape),
                 f"the clean cache holds {n} for [batch, pos] = {[batch, seq]}, but the corrupted input is {list(corrupted_tokens.shape)}",
                 "shape_mismatch")
+    return _SweepInputs(sub_kinds, clean_tokens, corrupted_tokens, last, clean_cache, clean_logits, need)
 
-    base = _run_base(model, corrupted_tokens, _base_names(model, need))
-    m = metric_from_spec(s, model, metric, corrupted_tokens, last_positions=last,
-                         clean_logits=clean_logits, corrupted_logits=base.logits)
-    chosen, reason, tail_ok = _choose_method(model, base, method)
 
-    sizes = [math.prod(_axis_sizes(model, *KINDS[k], base.seq)) for k in sub_kinds]
-    results, done, stats = [], 0, {}
-    for k in sub_kinds:
-        results.append(_sweep_kind(s, model, base, clean_cache, k, m, chosen, chunk_size, memory_mb, done, sum(sizes), stats, tail_ok))
-        done += math.prod(_axis_sizes(model, *KINDS[k], base.seq))
-
+def _grid(model: Any, name: str, inputs: _SweepInputs, results: list[torch.Tensor]) -> tuple[torch.Tensor, list[str], dict[str, Any]]:
+    """The sub-sweeps' values as one grid, with its axes and labels (a *_every kind stacks them on patch_type)."""
     if name in EVERY:
         parts = []
-        for k, r in zip(sub_kinds, results):
+        for k, r in zip(inputs.sub_kinds, results):
             if KINDS[k][1] == ("layer", "head_index", "dest_pos"):
                 r = r.transpose(1, 2)  # pattern by dest_pos -> [layer, pos, head] like the others
             parts.append(r)
@@ -611,18 +595,57 @@ def sweep(
     else:
         values = results[0]
         axes = list(KINDS[name][1])
-
     labels: dict[str, Any] = {a: list(range(values.shape[i])) for i, a in enumerate(axes)}
     if name in EVERY:
         labels["patch_type"] = EVERY[name][2]
-    labels.update(_labels(model, clean_tokens if clean_tokens is not None else corrupted_tokens))
+    labels.update(_labels(model, inputs.clean_tokens if inputs.clean_tokens is not None else inputs.corrupted_tokens))
+    return values, axes, labels
+
+
+@op("patching.sweep")
+def sweep(
+    s: Session,
+    model: Any,
+    corrupted: Any,
+    metric: dict[str, Any],
+    kind: str = "resid_pre",
+    clean: Any = None,
+    clean_cache: Any = None,
+    prepend_bos: bool | None = None,
+    padding_side: str | None = None,
+    method: str = "auto",
+    chunk_size: int | None = None,
+    memory_mb: float | None = None,
+) -> dict[str, Any]:
+    """Activation patching: for every cell of ``kind``'s grid, run the corrupted input with the
+    clean activation patched in and evaluate the metric spec on the result.
+
+    Give the clean prompts as ``clean`` (they are run here) or a ``clean_cache`` from
+    ``model.run_with_cache``. Returns ``values`` [grid..., metric shape], ``axes``, ``labels``,
+    the metric on the unpatched runs, the method used and the time taken.
+    """
+    t0 = time.perf_counter()
+    name = _canonical_kind(kind)
+    inputs = _sweep_inputs(model, name, clean, corrupted, clean_cache, prepend_bos, padding_side)
+    base = _run_base(model, inputs.corrupted_tokens, _base_names(model, inputs.need))
+    m = metric_from_spec(s, model, metric, inputs.corrupted_tokens, last_positions=inputs.last,
+                         clean_logits=inputs.clean_logits, corrupted_logits=base.logits)
+    chosen, reason, tail_ok = _choose_method(model, base, method)
+
+    sizes = [math.prod(_axis_sizes(model, *KINDS[k], base.seq)) for k in inputs.sub_kinds]
+    results, done, stats = [], 0, {}
+    for k, size in zip(inputs.sub_kinds, sizes):
+        results.append(_sweep_kind(s, model, base, inputs.clean_cache, k, m, chosen, chunk_size, memory_mb, done, sum(sizes), stats, tail_ok))
+        done += size
+
+    values, axes, labels = _grid(model, name, inputs, results)
     return {
         "kind": name,
         "values": values,
         "axes": axes,
         "labels": labels,
         "metric": m.describe,
-        "clean_value": None if clean_logits is None else _value(m(clean_logits)),
+        "clean_value": None if inputs.clean_logits is None else _value(m(inputs.clean_logits)),
         "corrupted_value": _value(m(base.logits)),
         "method": chosen,
         "fallback_reason": reason,
@@ -632,6 +655,128 @@ def sweep(
         # or sit after every read position): their value is the corrupted run's, not re-run
         "skipped_unchanged": stats.get("skipped", 0),
         "chunk_size": stats.get("chunk_size"),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+# -- attribution patching --------------------------------------------------------------------
+
+# each activation's dimensions, named as the sweep axes name them
+_ACT_DIMS: dict[str, tuple[str, ...]] = {
+    **{a: ("batch", "pos", "head", "d_head") for a in ("z", "q", "k", "v")},
+    "pattern": ("batch", "head_index", "dest_pos", "src_pos"),
+}
+_RESID_DIMS = ("batch", "pos", "d_model")
+_NOT_DIFFERENTIABLE = ("rank", "java")
+
+
+def _require_differentiable(spec: Any) -> None:
+    inner = spec.get("of") if isinstance(spec, dict) and spec.get("type") == "normalized" else spec
+    kind = inner.get("type") if isinstance(inner, dict) else None
+    require(kind not in _NOT_DIFFERENTIABLE,
+            f"attribution patching follows the metric's gradient, and a {kind!r} metric has none; "
+            "use a differentiable one: logit_diff, normalized, loss, kl, prob or logit")
+
+
+def _gradients(model: Any, tokens: torch.Tensor, names: list[str], metric: Metric) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """One forward and one backward of the corrupted run: its logits, and each named
+    activation with the gradient of the metric (summed over prompts) with respect to it.
+
+    The gradient is taken with respect to a zero added at the hook's output, so it follows
+    exactly what a patch there changes. (Gradients of the activation tensor itself can differ:
+    the bridge's ``hook_resid_mid`` is ``ln2.hook_in``, and the residual connection reads the
+    tensor before the hook, so a patch there reaches the MLP only, as in TransformerLens.)
+    """
+    acts: dict[str, torch.Tensor] = {}
+    nudges: dict[str, torch.Tensor] = {}
+
+    def nudge(name: str) -> Callable[..., torch.Tensor]:
+        def hook(act: torch.Tensor, hook: Any = None) -> torch.Tensor:
+            acts[name] = act.detach()
+            nudges[name] = torch.zeros_like(act, requires_grad=True)
+            return act + nudges[name]
+        return hook
+
+    with torch.enable_grad():
+        logits = model.run_with_hooks(tokens, fwd_hooks=[(n, nudge(n)) for n in names])
+        total = metric(logits).sum()
+        require(total.requires_grad, f"the metric {metric.describe} carries no gradient back to the model; "
+                                     "attribution patching needs a differentiable metric", "python_error")
+        found = torch.autograd.grad(total, [nudges[n] for n in names], allow_unused=True)
+    grads = {}
+    for n, g in zip(names, found):
+        grads[n] = torch.zeros_like(acts[n]) if g is None else g  # None: nothing the metric reads depends on it
+    return logits.detach(), acts, grads
+
+
+def _attribution_kind(model: Any, kind: str, clean_cache: Any, acts: dict[str, torch.Tensor], grads: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(clean - corrupted) . gradient, summed over each cell's slice: [grid..., batch]."""
+    act, axes = KINDS[kind]
+    dims = _ACT_DIMS.get(act, _RESID_DIMS)
+    keep = [dims.index(a) for a in axes[1:]]
+    kept_in_order = sorted(keep)
+    per_layer = []
+    for layer in range(model.cfg.n_layers):
+        name = get_act_name(act, layer)
+        effect = (clean_cache[name].to(acts[name].device) - acts[name]) * grads[name]
+        summed_out = [d for d in range(1, effect.dim()) if d not in keep]
+        cells = effect.sum(dim=summed_out) if summed_out else effect  # [batch, kept dims ascending]
+        per_layer.append(cells.permute(*[kept_in_order.index(d) + 1 for d in keep], 0))
+    return torch.stack(per_layer).float().cpu()
+
+
+@op("patching.attribution")
+def attribution(
+    s: Session,
+    model: Any,
+    corrupted: Any,
+    metric: dict[str, Any],
+    kind: str = "resid_pre",
+    clean: Any = None,
+    clean_cache: Any = None,
+    prepend_bos: bool | None = None,
+    padding_side: str | None = None,
+) -> dict[str, Any]:
+    """Attribution patching: ``patching.sweep``'s grid estimated to first order, from one
+    clean forward and one forward and backward of the corrupted run.
+
+    Each cell's value is the corrupted run's metric plus (clean - corrupted activation) . the
+    metric's gradient, summed over the cell's slice (Nanda, "Attribution Patching", 2023): the
+    linear approximation of the metric after that patch. It is exact for a metric linear in
+    the activation and a screening estimate otherwise, far cheaper than the exact sweep;
+    ``docs/BENCHMARKS.md`` compares the two. Same arguments and result as ``patching.sweep``,
+    with method "attribution".
+    """
+    t0 = time.perf_counter()
+    name = _canonical_kind(kind)
+    _require_differentiable(metric)
+    inputs = _sweep_inputs(model, name, clean, corrupted, clean_cache, prepend_bos, padding_side)
+    # a normalized metric without its corrupted end needs the corrupted logits before the gradient run
+    ends_missing = isinstance(metric, dict) and metric.get("type") == "normalized" and metric.get("corrupted") is None
+    m = metric_from_spec(s, model, metric, inputs.corrupted_tokens, last_positions=inputs.last, clean_logits=inputs.clean_logits,
+                         corrupted_logits=model(inputs.corrupted_tokens) if ends_missing else None)
+    logits, acts, grads = _gradients(model, inputs.corrupted_tokens, inputs.need, m)
+    corrupted_value = m(logits).detach().float().cpu()
+    require(corrupted_value.dim() == 0 or tuple(corrupted_value.shape) == (inputs.corrupted_tokens.shape[0],),
+            f"attribution patching needs a scalar or per-prompt metric, got shape {list(corrupted_value.shape)}")
+    results = []
+    for k in inputs.sub_kinds:
+        effect = _attribution_kind(model, k, inputs.clean_cache, acts, grads)
+        # a scalar metric's gradient already carries its reduction over prompts: the cell's estimate sums them
+        results.append(corrupted_value + (effect.sum(-1) if corrupted_value.dim() == 0 else effect))
+    values, axes, labels = _grid(model, name, inputs, results)
+    if s is not None:
+        s.progress(1, 1, f"attribution {name}")
+    return {
+        "kind": name,
+        "values": values,
+        "axes": axes,
+        "labels": labels,
+        "metric": m.describe,
+        "clean_value": None if inputs.clean_logits is None else _value(m(inputs.clean_logits)),
+        "corrupted_value": _value(corrupted_value),
+        "method": "attribution",
+        "patches": values.numel() // max(1, corrupted_value.numel()),
         "seconds": time.perf_counter() - t0,
     }
 

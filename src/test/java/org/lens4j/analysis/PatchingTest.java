@@ -13,8 +13,12 @@ import org.junit.jupiter.api.Test;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
+import org.lens4j.Names;
+import org.lens4j.Scope;
 import org.lens4j.TestLens;
 import org.lens4j.engine.Json;
+import org.lens4j.hook.Backward;
+import org.lens4j.hook.GradientRun;
 import org.lens4j.viz.Html;
 
 /** Java's patching sweeps equal transformer_lens.patching's, computed in a separate Python process. */
@@ -80,6 +84,52 @@ class PatchingTest {
         PathPatching.Result toV = PathPatching.run(model, CLEAN, CORRUPTED, metric, PathPatching.Receivers.heads("v", new Head(1, 0)));
         assertTrue(Double.isFinite(toV.values()[0][0]));
         assertTrue(path.figure(lens).html().contains("plotly"));
+    }
+
+    /**
+     * Attribution patching equals the recipe of docs/hooks.md done by hand in Java: the clean
+     * cache, a gradient run of the corrupted prompt (TransformerLens backward hooks), and
+     * (clean - corrupted) x gradient summed per cell, plus the corrupted metric.
+     */
+    @Test
+    void attributionEqualsTheGradientRecipeByHand() {
+        Model model = TestLens.tiny();
+        Lens lens = model.lens();
+        Metric metric = Metrics.logitDiff(" Mary", " John");
+        Patching.Result heads = Patching.attribution(model, CLEAN, CORRUPTED, metric, Patching.Kind.ATTN_HEAD_OUT_ALL_POS);
+        Patching.Result resid = Patching.attribution(model, CLEAN, CORRUPTED, metric, Patching.Kind.RESID_PRE);
+        Patching.Result exact = Patching.sweep(model, CLEAN, CORRUPTED, metric, Patching.Kind.ATTN_HEAD_OUT_ALL_POS);
+        assertEquals("attribution", heads.method());
+        assertEquals(exact.axes(), heads.axes());
+        assertEquals(exact.corruptedValue(), heads.corruptedValue(), 1e-5);
+        assertEquals(exact.cleanValue(), heads.cleanValue(), 1e-5);
+        int layers = model.cfg().nLayers();
+        try (Scope scope = lens.scope()) {
+            var clean = model.runWithCache(CLEAN, Names.only("z", "resid_pre")).cache();
+            GradientRun corrupt = model.runWithGradients(CORRUPTED, Names.only("z", "resid_pre"),
+                    Backward.logitDiff(model.toSingleToken(" Mary"), model.toSingleToken(" John")));
+            double base = corrupt.metric();
+            assertEquals(base, heads.corruptedValue(), 1e-5);
+            double moved = 0;
+            for (int layer = 0; layer < layers; layer++) {
+                String z = "blocks." + layer + ".attn.hook_z";
+                double[] perHead = clean.get(z).sub(corrupt.cache().get(z)).mul(corrupt.grad(z)).sum(0, 1, 3).toDoubleArray();
+                for (int head = 0; head < perHead.length; head++) {
+                    assertEquals(base + perHead[head], heads.at(layer, head), 1e-5, "layer " + layer + " head " + head);
+                    moved = Math.max(moved, Math.abs(perHead[head]));
+                }
+                String r = "blocks." + layer + ".hook_resid_pre";
+                double[] perPos = clean.get(r).sub(corrupt.cache().get(r)).mul(corrupt.grad(r)).sum(0, 2).toDoubleArray();
+                for (int pos = 0; pos < perPos.length; pos++) {
+                    assertEquals(base + perPos[pos], resid.at(layer, pos), 1e-5, "layer " + layer + " pos " + pos);
+                }
+            }
+            assertTrue(moved > 1e-3, "the estimates move the metric, so a wrong cell would show: " + moved);
+        }
+        assertTrue(heads.figure(lens).html().contains("Attribution patching"));
+        InvalidInputException lambda = assertThrows(InvalidInputException.class, () -> Patching.attribution(model, CLEAN, CORRUPTED,
+                Metrics.custom("last logit", logits -> 0.0), Patching.Kind.RESID_PRE));
+        assertTrue(lambda.getMessage().contains("differentiable"), lambda.getMessage());
     }
 
     @Test
