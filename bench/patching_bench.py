@@ -6,7 +6,9 @@ project's make_tiny_model), batch 8 x 16 tokens, CPU:
 * get_act_patch_resid_pre and get_act_patch_attn_head_out_all_pos (TransformerLens 4.3,
   one forward per cell) against the ``patching.sweep`` op;
 * path patching to the final residual stream, seed 002's plain loop (two forwards per sender
-  head, hooks on every hook_z) against the ``patching.path_patch`` op.
+  head, hooks on every hook_z) against the ``patching.path_patch`` op;
+* attribution patching of the head outputs (``patching.attribution``) against the same
+  estimate written directly with TransformerLens hooks, and its values against the exact sweep.
 
 Both sides include their clean / corrupted runs. Wall and CPU (process) seconds are recorded
 with the load average, since other jobs may share the machine; the ratios compare the two
@@ -68,6 +70,30 @@ def plain_path_patching(model, base_tokens, base_cache, source_cache, metric):
     return out
 
 
+def native_attribution(model, clean_tokens, corrupted_tokens, metric):
+    """Attribution patching of every head's z, as Nanda's notebook writes it with TransformerLens hooks."""
+    n_layers = model.cfg.n_layers
+    names = [f"blocks.{l}.attn.hook_z" for l in range(n_layers)]
+    _, clean_cache = model.run_with_cache(clean_tokens, names_filter=lambda n: n in names)
+    acts, grads = {}, {}
+
+    def keep(store, name):
+        return lambda tensor, hook: store.__setitem__(name, tensor.detach())
+
+    with torch.enable_grad():
+        for n in names:
+            model.add_hook(n, keep(acts, n), "fwd")
+            model.add_hook(n, keep(grads, n), "bwd")
+        try:
+            value = metric(model(corrupted_tokens))
+            value.backward()
+        finally:
+            model.reset_hooks()
+            model.zero_grad(set_to_none=True)
+    effect = torch.stack([((clean_cache[n] - acts[n]) * grads[n]).sum((0, 1, 3)) for n in names])
+    return value.detach() + effect
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", default="/tmp/lens4j-bench/tiny-12x768")
@@ -75,8 +101,9 @@ def main() -> None:
     p.add_argument("--seq", type=int, default=16)
     p.add_argument("--out", default=str(ROOT / "bench" / "out" / "patching.json"))
     p.add_argument("--with-batched", action="store_true", help="also time lens4j's batched method (full forwards, stacked)")
-    p.add_argument("--skip", default="", help="comma-separated: resid_pre,head_out,path")
-    p.add_argument("--corrupt", default="3,10", help="positions where the corrupted prompts differ (IOI-like: an early and a late name)")
+    p.add_argument("--skip", default="", help="comma-separated: resid_pre,head_out,path,attribution")
+    p.add_argument("--corrupt", default="10", help="positions where the corrupted prompts differ: 10 is seed 001's IOI corruption "
+                   "(a pair's prompts differ only at the repeated name); 3,10 also changes an early name, the harder case")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own); 1 avoids OpenMP spinning on a loaded machine")
     a = p.parse_args()
     skip = set(filter(None, a.skip.split(",")))
@@ -121,6 +148,7 @@ def main() -> None:
 
     sweeps = [("resid_pre", "resid_pre", tl_patching.get_act_patch_resid_pre),
               ("head_out", "attn_head_out_all_pos", tl_patching.get_act_patch_attn_head_out_all_pos)]
+    exact = {}
     for key, kind, fn in sweeps:
         if key in skip:
             continue
@@ -139,7 +167,34 @@ def main() -> None:
             entry["lens4j_batched"] = {**batched_t, "ratio_wall": round(ref_t["wall_s"] / batched_t["wall_s"], 2),
                                        "max_abs_diff": float((batched["values"] - ref).abs().max())}
         results["comparisons"][f"get_act_patch_{kind}"] = entry
+        exact[kind] = (ref, ref_t)
         print(kind, json.dumps(entry), flush=True)
+
+    if "attribution" not in skip:
+        kind = "attn_head_out_all_pos"
+        ours, ours_t = timed(lambda: patching.attribution(s, model, corrupted, spec, kind=kind, clean=clean))
+        native, native_t = timed(lambda: native_attribution(model, clean, corrupted, metric))
+        entry = {
+            "native_attribution": native_t,
+            "lens4j": ours_t,
+            "ratio_wall": round(native_t["wall_s"] / ours_t["wall_s"], 2),
+            "ratio_cpu": round(native_t["cpu_s"] / ours_t["cpu_s"], 2),
+            "max_abs_diff": float((ours["values"] - native).abs().max()),
+        }
+        if kind in exact:
+            ref, ref_t = exact[kind]
+            base = float(ours["corrupted_value"])
+            est, true = (ours["values"] - base).flatten(), (ref - base).flatten()
+            top = min(10, true.numel())
+            entry["vs_exact_sweep"] = {
+                "speedup_vs_transformer_lens_wall": round(ref_t["wall_s"] / ours_t["wall_s"], 1),
+                "max_abs_error": float((est - true).abs().max()),
+                "exact_effect_range": [float(true.min()), float(true.max())],
+                "pearson_r": float(torch.corrcoef(torch.stack([est, true]))[0, 1]),
+                f"top{top}_by_abs_effect_shared": len(set(est.abs().topk(top).indices.tolist()) & set(true.abs().topk(top).indices.tolist())),
+            }
+        results["comparisons"]["attribution_attn_head_out_all_pos"] = entry
+        print("attribution", json.dumps(entry), flush=True)
 
     if "path" not in skip:
         receivers = {"type": "final"}

@@ -102,6 +102,8 @@ def test_sweep_matches_transformer_lens(model, runs, kind):
     # the sweep moved the metric: a mislabelled cell could not pass the tolerance above
     assert (ref - result["corrupted_value"]).abs().max().item() > 100 * TOL
     assert result["axes"][-len(ref.shape):][0] in ("layer", "patch_type")
+    # head-output patches enter their layer after its attention, as resid_mid + (z_clean - z) W_O
+    assert result["head_entry"] == (kind in ("attn_head_out_all_pos", "attn_head_out_by_pos") or kind.endswith("_every") and "head" in kind)
     if kind == "resid_pre":
         # patches that write what is already there are not run: the prompts' first 7 tokens (both
         # layers) and, in layer 0 (embeddings), the 4 equal tokens after the names
@@ -188,6 +190,24 @@ def test_fallback_when_the_blocks_cannot_be_run_alone(model, runs, monkeypatch):
     with pytest.raises(LensError) as e:
         sweep(model, "resid_mid", method="suffix")
     assert "not exact on this model" in str(e.value)
+
+
+@pytest.mark.parametrize("kind", ["attn_head_out_all_pos", "attn_head_out_by_pos"])
+def test_head_outputs_through_hooks_where_the_entry_check_fails(model, runs, kind, monkeypatch):
+    monkeypatch.setattr(patching, "_head_entry_check", lambda m, base: False)
+    got, result = sweep(model, kind)
+    assert result["method"] == "suffix" and not result["head_entry"]
+    assert (got - reference_values(model, runs, kind, False)).abs().max().item() <= TOL
+
+
+def test_head_entry_check_refuses_parallel_blocks(model, runs):
+    """A block whose MLP reads resid_pre (attention and MLP in parallel) fails the check."""
+    base = patching._run_base(model, runs["full"]["corrupted"], patching._base_names(
+        model, [f"blocks.{l}.{n}" for l in range(2) for n in ("hook_resid_mid", "attn.hook_z")]))
+    assert patching._head_entry_check(model, base)
+    parallel = patching.BaseRun(base.tokens, base.logits, dict(base.cache.cache_dict))
+    parallel.cache["blocks.0.hook_resid_mid"] = base.act("blocks.0.hook_resid_pre")
+    assert not patching._head_entry_check(model, parallel)
 
 
 def test_bad_sweep_input(model):

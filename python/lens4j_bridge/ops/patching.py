@@ -141,41 +141,72 @@ def _run_blocks(
     initial: Callable[[int, int], torch.Tensor] | None = None,
     end: int | None = None,
     tail: int | None = None,
+    initial_is_mid: bool = False,
 ) -> tuple[torch.Tensor, int]:
     """Run the stacked variants through blocks[entries[0]:stop] on positions [start, end).
 
     ``entries`` (ascending) is each variant's first layer: variant i joins the batch at that
     layer, with the base run's residual there (or ``initial(layer, count)``), as rows
-    [i*batch, (i+1)*batch). Positions from ``end`` on are never needed (nothing before them
-    reads them) and are left out. With ``tail``, the last block computes outputs only from
-    position ``tail`` on (the earlier ones only give keys and values). Returns the residual
-    after the last block, [variants*batch, positions, d_model], and its first position.
+    [i*batch, (i+1)*batch). With ``initial_is_mid`` the rows ``initial`` gives are the residual
+    after the layer's attention (resid_mid), and only the MLP half of that layer runs on them.
+    Positions from ``end`` on are never needed (nothing before them reads them) and are left
+    out. With ``tail``, the last block computes outputs only from position ``tail`` on (the
+    earlier ones only give keys and values). Returns the residual after the last block,
+    [variants*batch, positions, d_model], and its first position.
     """
-    B = base.batch
     n_layers = model.cfg.n_layers
     stop = n_layers if stop is None else stop
     x: torch.Tensor | None = None
     for layer in range(entries[0], stop):
         joining = sum(1 for e in entries if e == layer)
+        rows = None
         if joining:
-            if initial is not None:
-                rows = initial(layer, joining)
-            else:
-                rows = base.act(get_act_name("resid_pre", layer))[:, start:end].repeat(joining, 1, 1)
-            x = rows if x is None else torch.cat([x, rows])
-        assert x is not None
+            rows = initial(layer, joining) if initial is not None else \
+                base.act(get_act_name("resid_pre", layer))[:, start:end].repeat(joining, 1, 1)
+            if not initial_is_mid:
+                x, rows = (rows if x is None else torch.cat([x, rows])), None
         if tail is not None and tail > start and layer == n_layers - 1:
             # rows that joined earlier need no hook here; the joining rows' patches may sit anywhere
-            old = x.shape[0] - joining * B
+            old = (x.shape[0] if x is not None else 0) - (0 if initial_is_mid else joining * base.batch)
             parts = []
             if old:
                 parts.append(_final_block_tail(model, base, layer, x[:old], start, tail))
-            if joining:
+            if rows is not None:
+                parts.append(_mlp_half(model, layer, rows[:, tail - start:]))
+            elif joining:
                 parts.append(_block(model, base, layer, x[old:], start, hooks.get(layer, []))[:, tail - start:])
             return torch.cat(parts), tail
-        x = _block(model, base, layer, x, start, hooks.get(layer, []))
+        if x is not None:
+            x = _block(model, base, layer, x, start, hooks.get(layer, []))
+        if rows is not None:
+            rows = _mlp_half(model, layer, rows)
+            x = rows if x is None else torch.cat([x, rows])
     assert x is not None
     return x, start
+
+
+def _mlp_half(model: Any, layer: int, resid_mid: torch.Tensor) -> torch.Tensor:
+    """The second half of a sequential block: resid_mid + MLP(ln2(resid_mid))."""
+    block = model.blocks[layer]
+    return resid_mid + block.mlp(block.ln2(resid_mid))
+
+
+def _head_entry_check(model: Any, base: BaseRun) -> bool:
+    """Whether a patch of one head's z may enter as resid_mid + (z_clean - z) W_O: the block's
+    attention output is sum_h z_h W_O[h] + b_O and its MLP reads resid_mid (not so where
+    attention and MLP run in parallel), checked on the base run at every layer."""
+    try:
+        for layer in range(model.cfg.n_layers):
+            attn = model.blocks[layer].attn
+            pre, mid = base.act(get_act_name("resid_pre", layer)), base.act(get_act_name("resid_mid", layer))
+            post = base.act(get_act_name("resid_pre", layer + 1) if layer + 1 < model.cfg.n_layers else get_act_name("resid_post", layer))
+            scale = max(1.0, float(post.abs().max()))
+            attn_out = torch.einsum("bphd,hdm->bpm", base.act(get_act_name("z", layer)), attn.W_O) + attn.b_O
+            if float((pre + attn_out - mid).abs().max()) > 1e-5 * scale or float((_mlp_half(model, layer, mid) - post).abs().max()) > 1e-5 * scale:
+                return False
+        return True
+    except Exception:  # no W_O / b_O / ln2 / mlp as TransformerLens names them
+        return False
 
 
 def _final_block_tail(model: Any, base: BaseRun, layer: int, x: torch.Tensor, start: int, tail: int) -> torch.Tensor:
@@ -400,6 +431,7 @@ def _evaluate_variants(
     total: int | None = None,
     stats: dict[str, int] | None = None,
     tail_ok: bool = False,
+    make_entry: Callable[[list[Any], int, int], Callable[[int, int], torch.Tensor]] | None = None,
 ) -> list[torch.Tensor]:
     """Run variants in stacked chunks and return the metric of each, in the order given.
 
@@ -407,6 +439,8 @@ def _evaluate_variants(
     start at position ``offset`` and whose variants join at their own layer (``staggered``) or
     all at the embedding. Under the suffix method, variants are grouped by their first changed
     position and enter at their own layer; under the batched method, all start at the embedding.
+    With ``make_entry(chunk, start, end)`` (suffix method) the variants need no hooks: they
+    enter their layer after its attention, with the rows ``_run_blocks``' ``initial`` gives.
     """
     total = total if total is not None else len(variants)
     results: list[torch.Tensor | None] = [None] * len(variants)
@@ -440,9 +474,13 @@ def _evaluate_variants(
             part = [variants[i] for i in ids]
             if method == "suffix":
                 start = start_of(part[0])
-                per_layer = make_hooks(part, start, True)
                 tail = int(metric.positions.min()) if tail_ok and metric.positions is not None else None
-                x, first = _run_blocks(model, base, [entry_of(v) for v in part], start, per_layer, stop=stop, end=end, tail=tail)
+                entries = [entry_of(v) for v in part]
+                if make_entry is not None:
+                    x, first = _run_blocks(model, base, entries, start, {}, stop=stop, initial=make_entry(part, start, end),
+                                           end=end, tail=tail, initial_is_mid=True)
+                else:
+                    x, first = _run_blocks(model, base, entries, start, make_hooks(part, start, True), stop=stop, end=end, tail=tail)
                 logits = _readout(model, base, x, first, metric)
                 values = [metric.from_selected(logits[j]) for j in range(len(part))]
             else:
@@ -464,6 +502,7 @@ def _sweep_kind(
     chunk_size: int | None, memory_mb: float | None, done_before: int = 0, total: int | None = None,
     stats: dict[str, int] | None = None,
     tail_ok: bool = False,
+    head_entry_ok: bool = False,
 ) -> torch.Tensor:
     act, axes = KINDS[kind]
     sizes = _axis_sizes(model, act, axes, base.seq)
@@ -488,11 +527,32 @@ def _sweep_kind(
             hooks[layer_of[name]].append((name, _variants_hook(B, items)))
         return hooks
 
+    def make_entry(part: list[_Variant], start: int, end: int) -> Callable[[int, int], torch.Tensor]:
+        def rows(layer: int, count: int) -> torch.Tensor:
+            # a patch of head h's z changes the attention output by (z_clean - z)[h] W_O[h]
+            joining = [v for v in part if v.layer == layer]
+            mid = base.act(get_act_name("resid_mid", layer))[:, start:end]
+            W_O = model.blocks[layer].attn.W_O
+            name = get_act_name("z", layer)
+            diff = clean_cache[name][:, start:end].to(mid.device) - base.act(name)[:, start:end]
+            out = []
+            for v in joining:
+                head = v.cell[-1]
+                d = diff[:, :, head]
+                if axes == ("layer", "pos", "head"):  # one position only
+                    d = torch.zeros_like(d)
+                    d[:, v.cell[1] - start] = diff[:, v.cell[1] - start, head]
+                out.append(mid + d @ W_O[head])
+            return torch.cat(out)
+        return rows
+
     read = base.seq if metric.positions is None else metric.positions.shape[1]
     chunk = _chunk_size(model, B, base.seq, read, chunk_size, memory_mb)
+    head_entry = act == "z" and method == "suffix" and head_entry_ok
     values = _evaluate_variants(s, model, base, variants, metric, method, chunk, make_hooks,
                                 entry_of=lambda v: v.layer, start_of=lambda v: v.start,
-                                label=f"patching {kind}", done_before=done_before, total=total, stats=stats, tail_ok=tail_ok)
+                                label=f"patching {kind}", done_before=done_before, total=total, stats=stats, tail_ok=tail_ok,
+                                make_entry=make_entry if head_entry else None)
     stacked = torch.stack(values)
     return stacked.view(*sizes, *stacked.shape[1:])
 
@@ -627,15 +687,19 @@ def sweep(
     t0 = time.perf_counter()
     name = _canonical_kind(kind)
     inputs = _sweep_inputs(model, name, clean, corrupted, clean_cache, prepend_bos, padding_side)
-    base = _run_base(model, inputs.corrupted_tokens, _base_names(model, inputs.need))
+    patches_z = any(KINDS[k][0] == "z" for k in inputs.sub_kinds)
+    mids = [get_act_name("resid_mid", l) for l in range(model.cfg.n_layers)] if patches_z else []
+    base = _run_base(model, inputs.corrupted_tokens, _base_names(model, inputs.need + mids))
     m = metric_from_spec(s, model, metric, inputs.corrupted_tokens, last_positions=inputs.last,
                          clean_logits=inputs.clean_logits, corrupted_logits=base.logits)
     chosen, reason, tail_ok = _choose_method(model, base, method)
+    head_entry_ok = chosen == "suffix" and patches_z and _head_entry_check(model, base)
 
     sizes = [math.prod(_axis_sizes(model, *KINDS[k], base.seq)) for k in inputs.sub_kinds]
     results, done, stats = [], 0, {}
     for k, size in zip(inputs.sub_kinds, sizes):
-        results.append(_sweep_kind(s, model, base, inputs.clean_cache, k, m, chosen, chunk_size, memory_mb, done, sum(sizes), stats, tail_ok))
+        results.append(_sweep_kind(s, model, base, inputs.clean_cache, k, m, chosen, chunk_size, memory_mb, done, sum(sizes), stats,
+                                   tail_ok, head_entry_ok))
         done += size
 
     values, axes, labels = _grid(model, name, inputs, results)
@@ -650,6 +714,7 @@ def sweep(
         "method": chosen,
         "fallback_reason": reason,
         "last_block_tail": tail_ok,  # the last block computed only the positions the metric reads
+        "head_entry": head_entry_ok,  # head-output patches entered their layer after its attention
         "patches": sum(sizes),
         # patches that cannot change what the metric reads (they write the value already there,
         # or sit after every read position): their value is the corrupted run's, not re-run
