@@ -67,16 +67,34 @@ public final class PromptMeasures {
      * give them. Each record needs a corrupted prompt of the same token length, and answers.
      */
     public static PromptMeasure patching(Patching.Kind kind) {
+        return perPair("patching/", kind, Patching::sweep);
+    }
+
+    /**
+     * {@link #patching}'s rows estimated by attribution patching ("attribution/" + the kind):
+     * {@link Patching#attribution} per prompt pair, about three forwards per pair instead of one
+     * per cell. A screen over many prompts; confirm what it finds with {@link #patching}.
+     */
+    public static PromptMeasure attribution(Patching.Kind kind) {
+        return perPair("attribution/", kind, Patching::attribution);
+    }
+
+    /** A grid analysis of one prompt pair, as Patching's sweep and attribution are. */
+    private interface PairGrid extends java.io.Serializable {
+        Patching.Result run(Model model, Object clean, Object corrupted, Metric metric, Patching.Kind kind);
+    }
+
+    private static PromptMeasure perPair(String prefix, Patching.Kind kind, PairGrid grid) {
         Objects.requireNonNull(kind, "kind");
-        String measure = "patching/" + kind.wire();
+        String measure = prefix + kind.wire();
         return (model, chunk) -> {
             List<PromptResult> rows = new ArrayList<>();
             for (PromptRecord p : chunk) {
                 if (p.corrupted() == null) {
-                    throw new InvalidInputException("prompt record '" + p.id() + "' has no corrupted prompt; a patching sweep needs one");
+                    throw new InvalidInputException("prompt record '" + p.id() + "' has no corrupted prompt; " + measure + " needs one");
                 }
                 Metric metric = Metrics.normalized(Metrics.logitDiff(answers(List.of(p))));
-                rows.addAll(PromptResult.of(p.id(), measure, ResultTable.of(Patching.sweep(model, p.clean(), p.corrupted(), metric, kind))));
+                rows.addAll(PromptResult.of(p.id(), measure, ResultTable.of(grid.run(model, p.clean(), p.corrupted(), metric, kind))));
             }
             return rows;
         };

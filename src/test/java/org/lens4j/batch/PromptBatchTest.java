@@ -20,6 +20,7 @@ import org.lens4j.Model;
 import org.lens4j.Scope;
 import org.lens4j.Tensor;
 import org.lens4j.TestLens;
+import org.lens4j.analysis.Metrics;
 import org.lens4j.analysis.Patching;
 import org.lens4j.examples.IoiPrompts;
 
@@ -90,6 +91,48 @@ class PromptBatchTest {
                     double expected = clean.get(r.position()).equals(corrupted.get(r.position())) ? 0.0 : 1.0;
                     assertEquals(expected, r.value(), 1e-4, r.toString());
                 }
+            }
+        }
+    }
+
+    @Test
+    void attributionRowsAreTheEstimateOfEachPair() {
+        List<PromptRecord> two = prompts.subList(0, 2);
+        List<PromptResult> rows = PromptBatch.run(model, two, PromptMeasures.attribution(Patching.Kind.ATTN_HEAD_OUT_ALL_POS),
+                PromptBatch.Options.defaults());
+        for (PromptRecord p : two) {
+            Patching.Result alone = Patching.attribution(model, p.clean(), p.corrupted(),
+                    Metrics.normalized(Metrics.logitDiff(p.correct(), p.incorrect())), Patching.Kind.ATTN_HEAD_OUT_ALL_POS);
+            List<PromptResult> mine = rows.stream().filter(r -> r.id().equals(p.id())).toList();
+            assertEquals(alone.values().length, mine.size(), "a row per (layer, head)");
+            for (PromptResult r : mine) {
+                assertEquals("attribution/attn_head_out_all_pos", r.measure());
+                assertEquals(alone.at(r.layer(), r.head()), r.value(), 1e-6, r.toString());
+            }
+            assertTrue(mine.stream().anyMatch(r -> Math.abs(r.value()) > 1e-3), "the estimates are not all zero");
+        }
+    }
+
+    /** Spark ships a measure to its executors by Java serialization; the copy must measure the same. */
+    @Test
+    void builtInMeasuresSurviveSerialization() throws Exception {
+        List<PromptRecord> one = prompts.subList(0, 1);
+        for (PromptMeasure m : List.of(PromptMeasures.logitDiff(), PromptMeasures.loss(),
+                PromptMeasures.patching(Patching.Kind.RESID_PRE), PromptMeasures.attribution(Patching.Kind.RESID_PRE))) {
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+            try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+                out.writeObject(m);
+            }
+            PromptMeasure copy;
+            try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
+                copy = (PromptMeasure) in.readObject();
+            }
+            List<PromptResult> want = m.measure(model, one);
+            List<PromptResult> got = copy.measure(model, one);
+            assertEquals(want.size(), got.size());
+            for (int i = 0; i < want.size(); i++) {
+                assertEquals(want.get(i).measure(), got.get(i).measure());
+                assertEquals(want.get(i).value(), got.get(i).value(), 1e-9);
             }
         }
     }
