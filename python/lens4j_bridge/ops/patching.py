@@ -159,26 +159,25 @@ def _run_blocks(
     x: torch.Tensor | None = None
     for layer in range(entries[0], stop):
         joining = sum(1 for e in entries if e == layer)
-        rows = None
+        rows = None  # the variants joining at this layer, apart from x until they have run it
         if joining:
             rows = initial(layer, joining) if initial is not None else \
                 base.act(get_act_name("resid_pre", layer))[:, start:end].repeat(joining, 1, 1)
-            if not initial_is_mid:
-                x, rows = (rows if x is None else torch.cat([x, rows])), None
         if tail is not None and tail > start and layer == n_layers - 1:
             # rows that joined earlier need no hook here; the joining rows' patches may sit anywhere
-            old = (x.shape[0] if x is not None else 0) - (0 if initial_is_mid else joining * base.batch)
             parts = []
-            if old:
-                parts.append(_final_block_tail(model, base, layer, x[:old], start, tail))
-            if rows is not None:
+            if x is not None:
+                parts.append(_final_block_tail(model, base, layer, x, start, tail))
+            if rows is not None and initial_is_mid:
                 parts.append(_mlp_half(model, layer, rows[:, tail - start:]))
-            elif joining:
-                parts.append(_block(model, base, layer, x[old:], start, hooks.get(layer, []))[:, tail - start:])
+            elif rows is not None:
+                parts.append(_block(model, base, layer, rows, start, hooks.get(layer, []))[:, tail - start:])
             return torch.cat(parts), tail
+        if rows is not None and not initial_is_mid:
+            x, rows = (rows if x is None else torch.cat([x, rows])), None  # one block call for all rows
         if x is not None:
             x = _block(model, base, layer, x, start, hooks.get(layer, []))
-        if rows is not None:
+        if rows is not None:  # they entered after the layer's attention: only its MLP half
             rows = _mlp_half(model, layer, rows)
             x = rows if x is None else torch.cat([x, rows])
     assert x is not None
@@ -548,7 +547,7 @@ def _sweep_kind(
 
     read = base.seq if metric.positions is None else metric.positions.shape[1]
     chunk = _chunk_size(model, B, base.seq, read, chunk_size, memory_mb)
-    head_entry = act == "z" and method == "suffix" and head_entry_ok
+    head_entry = act == "z" and head_entry_ok  # head_entry_ok: the suffix method, checked on this model
     values = _evaluate_variants(s, model, base, variants, metric, method, chunk, make_hooks,
                                 entry_of=lambda v: v.layer, start_of=lambda v: v.start,
                                 label=f"patching {kind}", done_before=done_before, total=total, stats=stats, tail_ok=tail_ok,

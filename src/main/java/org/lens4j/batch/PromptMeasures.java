@@ -1,5 +1,6 @@
 package org.lens4j.batch;
 
+import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -80,7 +81,7 @@ public final class PromptMeasures {
     }
 
     /** A grid analysis of one prompt pair, as Patching's sweep and attribution are. */
-    private interface PairGrid extends java.io.Serializable {
+    private interface PairGrid extends Serializable {
         Patching.Result run(Model model, Object clean, Object corrupted, Metric metric, Patching.Kind kind);
     }
 
