@@ -35,10 +35,14 @@ public final class Engines {
     public static Engine start(EngineOptions options, CallbackHandler callbacks, GraalPySettings graalPy) {
         return switch (options.engine()) {
             case WORKER -> WorkerEngine.start(options, callbacks);
-            case GRAALPY -> GraalPyEngine.startForTransformerLens(options, callbacks, graalPy);
+            case GRAALPY -> {
+                requireGraalPyJars();
+                yield GraalPyEngine.startForTransformerLens(options, callbacks, graalPy);
+            }
             case AUTO -> {
                 if (graalPy.venv() != null) {
                     try {
+                        requireGraalPyJars();
                         yield GraalPyEngine.startForTransformerLens(options, callbacks, graalPy);
                     } catch (EngineException e) {
                         options.logLine("lens4j: AUTO chose the worker engine, because " + e.getMessage());
@@ -47,5 +51,28 @@ public final class Engines {
                 yield WorkerEngine.start(options, callbacks);
             }
         };
+    }
+
+    /** What a project adds to its build to get the GraalPy engine, which lens4j declares optional. */
+    public static final String GRAALPY_DEPENDENCIES = "org.graalvm.polyglot:polyglot:25.0.3 and "
+            + "org.graalvm.polyglot:python-community:25.0.3 (type pom)";
+
+    /**
+     * Fails with an {@link EngineException} naming the dependencies to add when GraalPy's jars are not
+     * on the class path: lens4j declares them optional, so a project that depends on lens4j does not
+     * get them, and touching {@link GraalPyEngine} without them would end in a bare
+     * {@code NoClassDefFoundError}. Checked by name, without loading or initialising GraalPy.
+     */
+    static void requireGraalPyJars() {
+        for (String name : new String[] {"org.graalvm.polyglot.Context", "com.oracle.graal.python.PythonLanguage"}) {
+            try {
+                Class.forName(name, false, Engines.class.getClassLoader());
+            } catch (ClassNotFoundException | LinkageError e) {
+                throw new EngineException(ErrorKind.ENGINE_START, "the GraalPy engine needs GraalPy's jars, and " + name
+                        + " is not on the class path: lens4j declares them optional. Add the dependencies "
+                        + GRAALPY_DEPENDENCIES + " to your build (README, \"Use it in your project\"), "
+                        + "or use the worker engine (EngineOptions.Kind.WORKER, which needs neither)", e);
+            }
+        }
     }
 }

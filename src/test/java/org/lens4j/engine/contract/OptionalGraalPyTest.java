@@ -1,0 +1,60 @@
+package org.lens4j.engine.contract;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.File;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.lens4j.Lens;
+
+/**
+ * GraalPy's jars are optional dependencies: a project that depends on lens4j runs the worker engine
+ * with lens4j and Jackson alone, and asking for GraalPy there names the dependencies to add. Runs
+ * {@link NoGraalPyChild} in a JVM whose class path is exactly lens4j's classes, this test's classes
+ * and the three Jackson jars, as a downstream project's would be.
+ */
+class OptionalGraalPyTest {
+
+    @Test
+    void workerRunsAndGraalPyNamesItsDependencyWithoutGraalPyJars() throws Exception {
+        List<String> cp = new ArrayList<>();
+        for (Class<?> c : List.of(Lens.class, NoGraalPyChild.class, ObjectMapper.class, JsonFactory.class, JsonProperty.class)) {
+            cp.add(where(c));
+        }
+        for (String entry : cp) {
+            assertFalse(entry.contains("graalvm") || entry.contains("truffle"), entry);
+        }
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        Process p = new ProcessBuilder(java.toString(), "-cp", String.join(File.pathSeparator, cp), NoGraalPyChild.class.getName())
+                .redirectErrorStream(true).start();
+        String out;
+        try {
+            assertTrue(p.waitFor(240, TimeUnit.SECONDS), "the child JVM did not finish in 240 s");
+        } finally {
+            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.destroyForcibly();
+        }
+        System.out.println(out);
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.contains("GRAALPY refused: ENGINE_START"), out);
+        assertTrue(out.contains("org.graalvm.polyglot:polyglot:25.0.3"), out);
+        assertTrue(out.contains("org.graalvm.polyglot:python-community:25.0.3"), out);
+        assertFalse(out.contains("NoClassDefFoundError"), out);
+        assertTrue(out.contains("worker ran: logits [1, "), out);
+        assertTrue(out.contains("pattern [1, "), out);
+    }
+
+    private static String where(Class<?> c) throws URISyntaxException {
+        return Path.of(c.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+    }
+}
