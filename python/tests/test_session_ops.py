@@ -72,3 +72,12 @@ def test_errors_name_what_is_valid(session, tiny_model_dir):
     with pytest.raises(LensError) as e:
         call(session, "tensor.meta", tensor={"$h": 10_000})
     assert e.value.kind == "closed_handle"
+
+
+def test_hub_name_offline_says_lens4j_is_offline_and_how_to_go_online(session, monkeypatch):
+    monkeypatch.setenv("LENS4J_OFFLINE", "1")
+    with pytest.raises(LensError) as e:
+        call(session, "model.load", name="google/gemma-2-9b")
+    assert e.value.kind == "unknown_model"
+    assert "lens4j runs offline by default" in str(e.value)
+    assert "LENS4J_OFFLINE=0" in str(e.value) and "withOffline(false)" in str(e.value)

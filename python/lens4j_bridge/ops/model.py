@@ -66,6 +66,21 @@ def resolve_source(name: str) -> tuple[str, str]:
     return "hub", name
 
 
+def hub_hint() -> str:
+    """What to change when a hub name did not load: lens4j's offline default, the cache, the token."""
+    cache = os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"), "hub")
+    if os.environ.get("LENS4J_OFFLINE") == "1":
+        return ("lens4j runs offline by default (it sets HF_HUB_OFFLINE=1 for its worker), so a hub name loads only "
+                f"from the Hugging Face cache ({cache}); to download, set LENS4J_OFFLINE=0 or start the Lens with "
+                "EngineOptions.defaults().withOffline(false) (a gated model also needs HF_TOKEN, which the worker "
+                "inherits). ")
+    token = "set" if os.environ.get("HF_TOKEN") else "not set"
+    mode = ("HF_HUB_OFFLINE is set in your environment, so only the cache is read"
+            if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false") else "Online")
+    return f"{mode}: the Hugging Face cache is {cache}; HF_TOKEN, needed for gated models, is {token}. "
+
+
 @op("model.load")
 def load(
     s: Session,
@@ -99,6 +114,7 @@ def load(
             raise LensError(f"could not load the model at {where}: {e}", "unknown_model") from e
         raise LensError(
             f"could not load {name!r} from the model hub ({type(e).__name__}: {str(e)[:300]}). "
+            f"{hub_hint()}"
             f"Bundled models, which need no network: {bundled_models()}; "
             "a local Hugging Face directory (save_pretrained) also works.",
             "unknown_model",

@@ -161,7 +161,11 @@ public final class WorkerEngine implements Engine {
         if (options.offline()) {
             env.put("HF_HUB_OFFLINE", "1");
             env.put("TRANSFORMERS_OFFLINE", "1");
+            // So that a failed hub load can say that lens4j chose offline, and how to go online.
+            env.put("LENS4J_OFFLINE", "1");
         }
+        // HF_TOKEN and HF_HOME (gated models, the cache) reach the worker as the rest of the JVM's
+        // environment does: the process starts from it (WorkerProcess); OfflineHubTest checks.
         env.putAll(options.workerEnv());
         return env;
     }
