@@ -40,3 +40,9 @@ def nearest(name: str, valid: list[str], n: int = 5) -> list[str]:
     # No spelling is close: fall back to names sharing the last dotted part (e.g. hook_z).
     tail = name.rsplit(".", 1)[-1]
     return [v for v in valid if v.endswith(tail)][:n]
+
+
+def warn(message: str) -> None:
+    """Tell the user about a result that may be wrong without failing the call. The worker's stdout
+    reaches the Java side's log (EngineOptions.log, stderr by default) line by line."""
+    print(f"lens4j warning: {message}", flush=True)

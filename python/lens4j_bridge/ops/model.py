@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from ..errors import LensError, nearest, require
+from ..errors import LensError, nearest, require, warn
 from ..session import Session
 from . import op
 
@@ -226,7 +226,32 @@ def tokens_of(model: Any, input: Any, prepend_bos: bool | None = None, padding_s
             f"input must be a string, a list of strings or a token tensor, got {type(input).__name__}")
     require(len(input) > 0, "the batch of prompts is empty: give at least one prompt")
     _check_padding_side(padding_side)
-    return model.to_tokens(input, prepend_bos=prepend_bos, padding_side=padding_side)
+    tokens = model.to_tokens(input, prepend_bos=prepend_bos, padding_side=padding_side)
+    _warn_unknown(model, input, tokens)
+    return tokens
+
+
+def unknown_token_id(model: Any) -> int | None:
+    """The tokenizer's unknown-word token, or None where it has none that a text can become: byte-level
+    BPE (GPT-2) spells every text, and its unk_token is <|endoftext|>, the BOS, which must not count."""
+    tok = getattr(model, "tokenizer", None)
+    unk = getattr(tok, "unk_token_id", None)
+    if unk is None or unk in (tok.bos_token_id, tok.eos_token_id, tok.pad_token_id):
+        return None
+    return int(unk)
+
+
+def _warn_unknown(model: Any, prompts: list[str], tokens: torch.Tensor) -> None:
+    """Words outside the vocabulary all become one token, so results silently stop seeing them: say so."""
+    unk = unknown_token_id(model)
+    if unk is None:
+        return
+    rows = [i for i in range(tokens.shape[0]) if bool((tokens[i] == unk).any())]
+    if rows:
+        shown = "; ".join(f"prompt {i} {prompts[i][:60]!r}: {int((tokens[i] == unk).sum())}" for i in rows[:3])
+        warn(f"{len(rows)} of {len(prompts)} prompt(s) hold words outside the tokenizer's vocabulary, which became "
+             f"the unknown token {model.tokenizer.unk_token!r} (id {unk}), so the model does not see them ({shown}"
+             f"{'; ...' if len(rows) > 3 else ''}); model.toStrTokens shows where")
 
 
 def _check_padding_side(padding_side: str | None) -> None:
@@ -266,6 +291,14 @@ def to_single_token(s: Session, model: Any, text: str) -> int:
         raise LensError(
             f"{text!r} is not a single token: it is {len(pieces)} tokens {pieces}. "
             "Mind the leading space: ' Mary' and 'Mary' are different tokens.",
+            "not_single_token",
+        )
+    unk = unknown_token_id(model)
+    if unk is not None and int(tokens[0]) == unk:
+        raise LensError(
+            f"{text!r} is not in the tokenizer's vocabulary: it becomes the unknown token {model.tokenizer.unk_token!r} "
+            f"(id {unk}), as every unknown word does, so a number computed from it would measure that token, not "
+            f"{text!r}. Use a word the tokenizer knows (toStrTokens shows how a text splits).",
             "not_single_token",
         )
     return int(tokens[0])
