@@ -69,6 +69,23 @@ public final class PythonEnv {
     /** Base Pythons looked for on PATH when LENS4J_PYTHON is not set, in this order. */
     public static final List<String> CANDIDATES = List.of("python3.13", "python3.12", "python3.11", "python3.10", "python3");
 
+    /** What the first build downloads, said before it starts (measured: docs in README "The two commands"). */
+    static final String DOWNLOAD_SIZE = "pip downloads about 2.9 GB (PyTorch 0.5 GB and its CUDA libraries 2.2 GB, "
+            + "on Linux even without a GPU; a CPU-only torch wheel through PIP_FIND_LINKS skips the CUDA part) "
+            + "and the venv takes about 5.4 GB; finished downloads are kept in pip's cache, so a retry after an "
+            + "interruption fetches only what was missing";
+
+    /**
+     * pip's download cache, under LENS4J_HOME so that a retried build reuses what the cut-off one
+     * fetched, or null where the user chose pip's cache themselves (PIP_CACHE_DIR, PIP_NO_CACHE_DIR).
+     */
+    static Path pipCacheDir(Path home, Map<String, String> env) {
+        if (env.containsKey("PIP_CACHE_DIR") || env.containsKey("PIP_NO_CACHE_DIR")) {
+            return null;
+        }
+        return home.resolve("pip-cache");
+    }
+
     /** Written last into a venv: its presence means the build finished. */
     static final String MARKER = "lens4j-venv-complete";
     static final String IMPORT_CHECK = "import importlib.metadata as m, torch, transformer_lens, circuitsvis, plotly; "
@@ -525,6 +542,7 @@ public final class PythonEnv {
         void build() {
             Instant start = Instant.now();
             progress.accept("lens4j: creating Python environment in " + venv + " (first run, a few minutes)");
+            progress.accept("lens4j: " + DOWNLOAD_SIZE);
             progress.accept("lens4j: base Python: " + base.describe() + "; full log: " + log);
             boolean done = false;
             try (Writer out = Files.newBufferedWriter(log, StandardCharsets.UTF_8)) {
@@ -546,6 +564,10 @@ public final class PythonEnv {
                         "-r", specDir.resolve("requirements.txt").toString()));
                 if (setup.spec().files().containsKey("constraints.txt")) {
                     pip.addAll(List.of("-c", specDir.resolve("constraints.txt").toString()));
+                }
+                Path pipCache = pipCacheDir(setup.home(), System.getenv());
+                if (pipCache != null) {
+                    pip.addAll(List.of("--cache-dir", pipCache.toString()));
                 }
                 PipCondenser condenser = new PipCondenser(progress);
                 run(out, "pip install", pip, Duration.ofMinutes(60), condenser);
