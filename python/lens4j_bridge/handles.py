@@ -37,11 +37,17 @@ class HandleTable:
         return obj
 
     def release(self, handles: list[int]) -> int:
-        """Drop the given handles; unknown ones are ignored (a release may race a restart)."""
-        released = 0
+        """Drop the given handles; unknown ones are ignored (a release may race a restart). When
+        they held a lot of tensor memory, hand what the allocator freed back to the system."""
+        released, freed = 0, 0
         for h in handles:
-            if self._objects.pop(h, None) is not None:
+            obj = self._objects.pop(h, None)
+            if obj is not None:
                 released += 1
+                freed += _tensor_bytes(obj)
+                del obj
+        if freed >= TRIM_AFTER_BYTES:
+            return_freed_memory()
         return released
 
     def __len__(self) -> int:
@@ -53,3 +59,37 @@ class HandleTable:
             name = type(obj).__name__
             counts[name] = counts.get(name, 0) + 1
         return counts
+
+
+TRIM_AFTER_BYTES = 64 * 2**20  # below this a trim costs more than it gives back
+
+
+def _tensor_bytes(obj: Any) -> int:
+    """Bytes of the tensors an object holds: a tensor, or a cache's entries (its values)."""
+    try:
+        import torch
+    except ImportError:  # the torch-free engines hold no tensors
+        return 0
+    if isinstance(obj, torch.Tensor):
+        return obj.untyped_storage().nbytes()
+    values = getattr(obj, "values", None)
+    if callable(values) and type(obj).__name__ == "ActivationCache":
+        return sum(t.untyped_storage().nbytes() for t in values() if isinstance(t, torch.Tensor))
+    return 0
+
+
+def return_freed_memory() -> None:
+    """glibc keeps freed small and medium blocks (a cache is hundreds of them) in its heap, so the
+    worker's RSS stays at its peak after the cache is closed; malloc_trim returns the free pages to
+    the system. CUDA's caching allocator likewise keeps freed blocks until empty_cache."""
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl): nothing to trim
+            pass
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 
@@ -81,3 +83,39 @@ def test_hub_name_offline_says_lens4j_is_offline_and_how_to_go_online(session, m
     assert e.value.kind == "unknown_model"
     assert "lens4j runs offline by default" in str(e.value)
     assert "LENS4J_OFFLINE=0" in str(e.value) and "withOffline(false)" in str(e.value)
+
+
+def _rss() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status and trims glibc's heap: Linux only")
+def test_releasing_large_tensors_returns_their_memory_to_the_system():
+    from lens4j_bridge.handles import HandleTable
+
+    table = HandleTable()
+    # Many 1 MiB tensors, as a cache's entries are: glibc keeps such blocks in its heap once freed.
+    torch.manual_seed(0)
+    grow = [table.put(torch.rand(256 * 1024)) for _ in range(300)]
+    before = _rss()
+    assert table.release(grow) == 300
+    after = _rss()
+    print(f"RSS {before / 2**20:.0f} MiB -> {after / 2**20:.0f} MiB after releasing 300 MiB")
+    assert before - after >= 200 * 2**20
+
+
+def test_a_cache_that_will_not_fit_is_refused_before_it_runs(session, tiny_model_dir, monkeypatch):
+    loaded, _ = call(session, "model.load", name=str(tiny_model_dir), device="cpu")
+    model = {"$h": loaded["$h"]}
+    prompts = ["When John and Mary went to the shops, John gave the bag to"] * 64
+    monkeypatch.setenv("LENS4J_CACHE_LIMIT_MB", "1")
+    with pytest.raises(LensError) as e:
+        call(session, "model.run_with_cache", model=model, input=prompts)
+    assert e.value.kind == "out_of_memory"
+    message = str(e.value)
+    assert "64 prompts" in message and "Names.only(" in message and "PromptBatch" in message, message
+    # What fits runs: one hook point under the same limit.
+    fine, _ = call(session, "model.run_with_cache", model=model, input=prompts,
+                   names=["blocks.0.hook_resid_pre"])
+    assert "cache" in fine

@@ -369,6 +369,67 @@ def forward(
     return pack_output(model(tokens, **kwargs), return_type)
 
 
+CACHE_SHARE = 0.8  # of the memory free now that one cache may take: the forward pass itself needs room too
+
+
+def _cache_budget(device: torch.device) -> tuple[int, str]:
+    """Bytes a cache may take on ``device``, and what that figure is."""
+    limit = os.environ.get("LENS4J_CACHE_LIMIT_MB")
+    if limit:
+        return int(float(limit) * 2**20), "the LENS4J_CACHE_LIMIT_MB limit"
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free * CACHE_SHARE), f"{CACHE_SHARE:.0%} of the free memory on {device}"
+    import psutil
+
+    free = psutil.virtual_memory().available
+    try:  # a container's own limit (cgroup v2) may be far below the machine's
+        cap = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if cap != "max":
+            free = min(free, int(cap) - int(Path("/sys/fs/cgroup/memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    return int(free * CACHE_SHARE), f"{CACHE_SHARE:.0%} of the memory available now"
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def _guard_cache_size(model: Any, tokens: torch.Tensor, names: list[str] | None, kwargs: dict[str, Any]) -> None:
+    """Refuse a run_with_cache whose cache will not fit, before it runs (a worker that grows until the
+    kernel kills it loses every handle). A cheap upper bound clears most runs; past it, one prompt is
+    cached for real and the batch is that times the number of prompts (every row has the padded length)."""
+    batch, n_pos = tokens.shape
+    cfg = model.cfg
+    device = kwargs.get("device") or next(model.parameters()).device
+    device = torch.device(device) if isinstance(device, str) else device
+    budget, what = _cache_budget(device)
+    n_hooks = len(names) if names is not None else len(getattr(model, "hook_dict", {})) or 1
+    widest = max(cfg.d_model, cfg.d_mlp or 0, cfg.n_heads * cfg.d_head, cfg.n_heads * n_pos, cfg.d_vocab)
+    itemsize = next(model.parameters()).element_size()
+    if batch * n_pos * n_hooks * widest * itemsize <= budget or batch < 2:
+        return
+    probe_args = {**kwargs, "return_type": None}
+    _, probe = model.run_with_cache(tokens[:1], **probe_args)
+    per_prompt = sum(t.numel() * t.element_size() for t in probe.values())
+    entries = len(probe)
+    del probe
+    estimate = per_prompt * batch
+    if estimate > budget:
+        raise LensError(
+            f"this run_with_cache would cache about {_size(estimate)} ({batch} prompts of {n_pos} tokens x "
+            f"{_size(per_prompt)} each, {entries} hook points), more than {_size(budget)} ({what}), so it was not run. "
+            "Cache only what you need with Names.only(...) (e.g. Names.only(\"pattern\", \"resid_pre\")), or run the "
+            "prompts in chunks with org.lens4j.batch.PromptBatch, which keeps each chunk's measures and not its cache.",
+            "out_of_memory",
+        )
+
+
 @op("model.run_with_cache")
 def run_with_cache(
     s: Session, model: Any, input: Any, names: list[str] | None = None, return_type: str = "logits",
@@ -389,6 +450,7 @@ def run_with_cache(
         kwargs["stop_at_layer"] = stop_at_layer
     if device is not None:
         kwargs["device"] = resolve_device(device)
+    _guard_cache_size(model, tokens, names, kwargs)
     output, cache = model.run_with_cache(tokens, **kwargs)
     result = pack_output(output, return_type)
     result["cache"] = {"$h": s.handles.put(cache), "type": "cache", "keys": list(cache.keys())}
