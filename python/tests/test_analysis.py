@@ -580,3 +580,48 @@ def test_bad_input_gives_clear_errors(s, model):
     assert e.kind == "shape_mismatch"
     e = err("analysis.test_prompt", model=model, prompt=PROMPTS[0], answer="")
     assert "non-empty" in str(e)
+
+
+PADDED_CLEAN = ["When John and Mary went to the shops, John gave the bag to",
+                "After Martin and Amy went to the big park by the river, Amy gave a drink to"]
+PADDED_CORRUPTED = ["When John and Mary went to the shops, Mary gave the bag to",
+                    "After Martin and Amy went to the big park by the river, Martin gave a drink to"]
+
+
+def _alone_sweep(model, method, answers, positions):
+    """Each prompt run alone (no padding), one head's z ablated at that prompt's own position,
+    the logit difference at its own last token; averaged over prompts: what a padded batch must give."""
+    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
+    total = torch.zeros(n_layers, n_heads)
+    for i, (clean, corrupted) in enumerate(zip(PADDED_CLEAN, PADDED_CORRUPTED)):
+        ct, xt = model.to_tokens(clean), model.to_tokens(corrupted)
+        _, cache = model.run_with_cache(ct)
+        p = positions[i] % xt.shape[1]
+        for layer in range(n_layers):
+            for head in range(n_heads):
+                def hook(z, hook, head=head):
+                    z[:, p, head, :] = 0 if method == "zero" else cache[hook.name][:, p, head, :]
+                    return z
+                logits = model.run_with_hooks(xt, fwd_hooks=[(get_act_name("z", layer), hook)])
+                total[layer, head] += logits[0, -1, answers[i][0]] - logits[0, -1, answers[i][1]]
+    return total / len(PADDED_CLEAN)
+
+
+@pytest.mark.parametrize("method", ["zero", "resample"])
+def test_ablation_on_a_padded_batch_ablates_each_prompts_last_real_token(s, model, method):
+    lengths = [model.to_tokens(t).shape[1] for t in PADDED_CLEAN]
+    assert lengths[0] != lengths[1], "the prompts must pad: " + str(lengths)
+    assert lengths == [model.to_tokens(t).shape[1] for t in PADDED_CORRUPTED]
+    answers = [[5, 7], [11, 13]]
+    got = call(s, "analysis.ablate_heads", model=model, clean=PADDED_CLEAN, corrupted=PADDED_CORRUPTED, answers=answers,
+               method=method, normalize=False)
+    expected = _alone_sweep(model, method, answers, [-1, -1])
+    assert max_diff(got["scores"], expected) <= 1e-4
+    assert got["positions_per_prompt"] == [[lengths[0] - 1], [lengths[1] - 1]]
+    # Per-prompt positions: each prompt's own column, also inside the prompt.
+    inner = call(s, "analysis.ablate_heads", model=model, clean=PADDED_CLEAN, corrupted=PADDED_CORRUPTED, answers=answers,
+                 method=method, normalize=False, positions_per_prompt=[[2], [4]])
+    assert max_diff(inner["scores"], _alone_sweep(model, method, answers, [2, 4])) <= 1e-4
+    with pytest.raises(LensError, match="one list of positions per prompt"):
+        call(s, "analysis.ablate_heads", model=model, clean=PADDED_CLEAN, corrupted=PADDED_CORRUPTED, answers=answers,
+             positions_per_prompt=[[2]])

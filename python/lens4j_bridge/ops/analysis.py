@@ -824,7 +824,8 @@ class _Ablation:
     """The clean and corrupted runs that every method shares, and the batched sweep."""
 
     def __init__(self, s: Session, model: Any, clean: Any, corrupted: Any, answers: Any, positions: Any,
-                 heads: Any, metric: dict | None, prepend_bos: bool | None, batch_size: int | None) -> None:
+                 heads: Any, metric: dict | None, prepend_bos: bool | None, batch_size: int | None,
+                 positions_per_prompt: Any = None) -> None:
         from .metrics import last_positions_of, metric_from_spec
 
         self.s, self.model = s, model
@@ -836,6 +837,13 @@ class _Ablation:
         require(answers is not None or metric is not None, "give answers ([[correct, incorrect], ...]) or a metric spec")
         self.batch, n_pos = self.corrupted_tokens.shape
         self.positions = _positions(positions, n_pos)
+        # On a right-padded batch "the last position" is each prompt's last real token, as the metric
+        # reads it: [batch][k] rows of positions for the corrupted run, and for the clean run whose z
+        # mean and resample read (its prompts may pad differently).
+        corrupted_last = last_positions_of(model, corrupted, self.corrupted_tokens, prepend_bos)
+        clean_last = last_positions_of(model, clean, self.clean_tokens, prepend_bos)
+        self.rows = _row_positions(positions, positions_per_prompt, corrupted_last, n_pos)
+        self.clean_rows = _row_positions(positions, positions_per_prompt, clean_last, n_pos)
         self.heads = _heads(model, heads)
         require(batch_size is None or (isinstance(batch_size, int) and batch_size >= 1), f"batch_size must be a positive integer, got {batch_size!r}")
         self.variants_per_pass = max(1, (batch_size or MAX_ROWS) // self.batch)
@@ -860,7 +868,9 @@ class _Ablation:
         """What replaces z[:, positions, head] of the corrupted run: [batch, n_pos, d_head] or a broadcastable tensor."""
         if method == "zero":
             return 0.0
-        z = self.clean_z[get_act_name("z", layer)][:, self.positions, head, :]  # [batch, n_pos, d_head]
+        clean_z = self.clean_z[get_act_name("z", layer)]
+        index = torch.tensor(self.clean_rows, device=clean_z.device)  # [batch, k]
+        z = clean_z[torch.arange(self.batch, device=clean_z.device)[:, None], index, head, :]  # [batch, k, d_head]
         if method == "resample":
             if seed is None:
                 return z  # seed 004: each corrupted prompt gets its own clean prompt's activation
@@ -889,13 +899,15 @@ class _Ablation:
     def _run_chunk(self, method: str, layer: int, heads: list[int], seed: int | None, mean_over: str) -> list[float]:
         k, b = len(heads), self.batch
         values = [self.values(method, layer, h, seed, mean_over) for h in heads]
-        pos = self.positions
+        rows = torch.tensor(self.rows)  # [batch, k]: each prompt's own positions
 
         def ablate(z: torch.Tensor, hook: Any) -> torch.Tensor:
             # Variant j occupies rows j*b .. (j+1)*b - 1 and has head heads[j] ablated.
+            prompt = torch.arange(b, device=z.device)
             for j, (h, v) in enumerate(zip(heads, values)):
-                for i, p in enumerate(pos):
-                    z[j * b:(j + 1) * b, p, h, :] = v if isinstance(v, float) else v[:, i]
+                for i in range(rows.shape[1]):
+                    pos = rows[:, i].to(z.device)
+                    z[j * b + prompt, pos, h, :] = v if isinstance(v, float) else v[:, i].expand(b, -1)
             return z
 
         tokens = self.corrupted_tokens.repeat(k, 1)
@@ -912,6 +924,34 @@ class _Ablation:
         return (grid - self.corrupted_metric) / denom
 
 
+def _row_positions(positions: list[int], per_prompt: Any, last: list[int], n_pos: int) -> list[list[int]]:
+    """Each prompt's positions as non-negative indices. Negative positions count back from that
+    prompt's last real token (its own end under right padding), so -1 is where the metric reads;
+    non-negative ones are the same column for every prompt. ``per_prompt`` (one list per prompt,
+    all of one length) replaces ``positions``."""
+    batch = len(last)
+    if per_prompt is None:
+        per_prompt = [positions] * batch
+    require(isinstance(per_prompt, list) and len(per_prompt) == batch,
+            f"positions_per_prompt needs one list of positions per prompt ({batch}), got "
+            f"{len(per_prompt) if isinstance(per_prompt, list) else type(per_prompt).__name__}", "shape_mismatch")
+    rows = []
+    for i, ps in enumerate(per_prompt):
+        ps = [ps] if isinstance(ps, int) else ps
+        require(isinstance(ps, list) and ps and all(isinstance(p, int) and not isinstance(p, bool) for p in ps),
+                f"positions of prompt {i} must be a non-empty list of integers, got {ps!r}")
+        length = last[i] + 1
+        row = []
+        for p in ps:
+            require(-length <= p < n_pos, f"position {p} of prompt {i} is out of range: the prompt has {length} real tokens "
+                                          f"(valid: {-length}..{length - 1}; padded length {n_pos})")
+            row.append(p + length if p < 0 else p)
+        rows.append(row)
+    require(len({len(r) for r in rows}) == 1, "every prompt needs the same number of positions; got " + str([len(r) for r in rows]),
+            "shape_mismatch")
+    return rows
+
+
 def _check_method(method: str, mean_over: str) -> None:
     require(method in ABLATIONS, f"unknown ablation method {method!r}; valid: {list(ABLATIONS)}")
     require(mean_over in MEAN_OVER, f"mean_over must be one of {list(MEAN_OVER)}, got {mean_over!r}")
@@ -923,6 +963,7 @@ def _ablation_labels(ab: _Ablation) -> dict[str, Any]:
         "layers": list(range(cfg.n_layers)),
         "heads": list(range(cfg.n_heads)),
         "positions": ab.positions,
+        "positions_per_prompt": ab.rows,
         "clean_metric": ab.clean_metric,
         "corrupted_metric": ab.corrupted_metric,
     }
@@ -933,7 +974,7 @@ def ablate_heads(
     s: Session, model: Any, clean: Any, corrupted: Any, answers: Any = None, method: str = "zero",
     positions: list[int] | None = None, heads: list | None = None, seed: int | None = None,
     mean_over: str = "batch", metric: dict | None = None, normalize: bool = True,
-    prepend_bos: bool | None = None, batch_size: int | None = None,
+    prepend_bos: bool | None = None, batch_size: int | None = None, positions_per_prompt: list | None = None,
 ) -> dict[str, Any]:
     """Seed 004: run ``corrupted`` with one head's z replaced at ``positions`` (default the
     last), for every head, and score it with the normalized logit difference
@@ -950,7 +991,8 @@ def ablate_heads(
     ``normalize=False``. Returns ``scores`` [layer, head] (NaN for heads not asked).
     """
     _check_method(method, mean_over)
-    ab = _Ablation(s, model, clean, corrupted, answers, [-1] if positions is None else positions, heads, metric, prepend_bos, batch_size)
+    ab = _Ablation(s, model, clean, corrupted, answers, [-1] if positions is None else positions, heads, metric, prepend_bos, batch_size,
+                   positions_per_prompt)
     grid = ab.sweep(method, seed, mean_over, (0, len(ab.heads)))
     scores = ab.normalize(grid) if normalize else grid
     return {"scores": scores, "method": method, "normalized": normalize or ab.prenormalized, **_ablation_labels(ab)}
@@ -961,7 +1003,7 @@ def ablation_comparison(
     s: Session, model: Any, clean: Any, corrupted: Any, answers: Any = None,
     methods: list[str] | None = None, positions: list[int] | None = None, heads: list | None = None,
     seed: int | None = None, mean_over: str = "batch", metric: dict | None = None,
-    categories: dict[str, list] | None = None, prepend_bos: bool | None = None, batch_size: int | None = None,
+    categories: dict[str, list] | None = None, prepend_bos: bool | None = None, batch_size: int | None = None, positions_per_prompt: list | None = None,
 ) -> dict[str, Any]:
     """Seed 004's side-by-side comparison: ``ablate_heads`` under each method (default
     resample, zero, mean) sharing one clean and one corrupted run; ``scores`` is
@@ -970,7 +1012,8 @@ def ablation_comparison(
     methods = list(methods or ["resample", "zero", "mean"])  # the seed's order
     for m in methods:
         _check_method(m, mean_over)
-    ab = _Ablation(s, model, clean, corrupted, answers, [-1] if positions is None else positions, heads, metric, prepend_bos, batch_size)
+    ab = _Ablation(s, model, clean, corrupted, answers, [-1] if positions is None else positions, heads, metric, prepend_bos, batch_size,
+                   positions_per_prompt)
     total = len(ab.heads) * len(methods)
     grids = [ab.normalize(ab.sweep(m, seed, mean_over, (i * len(ab.heads), total))) for i, m in enumerate(methods)]
     scores = torch.stack(grids)

@@ -72,7 +72,9 @@ public final class Ablation {
      *
      * @param method for {@link #ablateHeads}
      * @param methods for {@link #compare}; resample first as in the seed
-     * @param positions positions whose z is replaced, negative from the end (default: the last)
+     * @param positions positions whose z is replaced, negative from the end (default: the last); on a
+     *     right-padded batch of prompts a negative position counts from each prompt's own last real token,
+     *     where the metric reads, and a non-negative one is the same column for every prompt
      * @param heads heads to ablate (null: every head); the others score NaN
      * @param seed resample: draw the clean prompts by a permutation seeded with this (null: each prompt its own)
      * @param meanOver mean: over the batch or over d_head
@@ -81,9 +83,11 @@ public final class Ablation {
      * @param categories {@link #compare}: named groups of heads for seed 004's percentage difference against resample
      * @param prependBos null: the model's default
      * @param batchSize rows (prompts x variants) per forward pass; null: 64
+     * @param positionsPerPrompt null, or one list of positions per prompt (all of one length), which replaces {@code positions}
      */
     public record Options(Method method, List<Method> methods, List<Integer> positions, List<Head> heads, Long seed, MeanOver meanOver,
-                          Metric metric, boolean normalize, Map<String, List<Head>> categories, Boolean prependBos, Integer batchSize) {
+                          Metric metric, boolean normalize, Map<String, List<Head>> categories, Boolean prependBos, Integer batchSize,
+                          List<List<Integer>> positionsPerPrompt) {
         public Options {
             Objects.requireNonNull(method, "method");
             if (methods == null || methods.isEmpty() || methods.stream().anyMatch(Objects::isNull)) {
@@ -108,55 +112,80 @@ public final class Ablation {
             if (batchSize != null) {
                 Wire.requirePositive(batchSize, "batchSize");
             }
+            if (positionsPerPrompt != null) {
+                List<List<Integer>> rows = new ArrayList<>();
+                for (int i = 0; i < positionsPerPrompt.size(); i++) {
+                    List<Integer> row = Wire.checkedList(positionsPerPrompt.get(i), "positionsPerPrompt[" + i + "]");
+                    if (row == null) {
+                        throw new InvalidInputException("positionsPerPrompt[" + i + "] is null: give each prompt its positions");
+                    }
+                    rows.add(row);
+                }
+                positionsPerPrompt = List.copyOf(rows);
+            }
         }
 
         public static Options defaults() {
             return new Options(Method.ZERO, List.of(Method.RESAMPLE, Method.ZERO, Method.MEAN), null, null, null, MeanOver.BATCH, null, true,
-                    null, null, null);
+                    null, null, null, null);
         }
 
         public Options withMethod(Method value) {
-            return new Options(value, methods, positions, heads, seed, meanOver, metric, normalize, categories, prependBos, batchSize);
+            return new Options(value, methods, positions, heads, seed, meanOver, metric, normalize, categories, prependBos, batchSize, positionsPerPrompt);
         }
 
         public Options withMethods(List<Method> value) {
-            return new Options(method, value, positions, heads, seed, meanOver, metric, normalize, categories, prependBos, batchSize);
+            return new Options(method, value, positions, heads, seed, meanOver, metric, normalize, categories, prependBos, batchSize, positionsPerPrompt);
         }
 
         public Options withPositions(List<Integer> value) {
-            return new Options(method, methods, value, heads, seed, meanOver, metric, normalize, categories, prependBos, batchSize);
+            return new Options(method, methods, value, heads, seed, meanOver, metric, normalize, categories, prependBos, batchSize, positionsPerPrompt);
         }
 
         public Options withHeads(List<Head> value) {
-            return new Options(method, methods, positions, value, seed, meanOver, metric, normalize, categories, prependBos, batchSize);
+            return new Options(method, methods, positions, value, seed, meanOver, metric, normalize, categories, prependBos, batchSize, positionsPerPrompt);
         }
 
         public Options withSeed(Long value) {
-            return new Options(method, methods, positions, heads, value, meanOver, metric, normalize, categories, prependBos, batchSize);
+            return new Options(method, methods, positions, heads, value, meanOver, metric, normalize, categories, prependBos, batchSize, positionsPerPrompt);
+        }
+
+        /** As {@link #withSeed(Long)}, so that {@code withSeed(7)} compiles as a TransformerLens user types it. */
+        public Options withSeed(int value) {
+            return withSeed((long) value);
         }
 
         public Options withMeanOver(MeanOver value) {
-            return new Options(method, methods, positions, heads, seed, value, metric, normalize, categories, prependBos, batchSize);
+            return new Options(method, methods, positions, heads, seed, value, metric, normalize, categories, prependBos, batchSize, positionsPerPrompt);
         }
 
         public Options withMetric(Metric value) {
-            return new Options(method, methods, positions, heads, seed, meanOver, value, normalize, categories, prependBos, batchSize);
+            return new Options(method, methods, positions, heads, seed, meanOver, value, normalize, categories, prependBos, batchSize, positionsPerPrompt);
         }
 
         public Options withNormalize(boolean value) {
-            return new Options(method, methods, positions, heads, seed, meanOver, metric, value, categories, prependBos, batchSize);
+            return new Options(method, methods, positions, heads, seed, meanOver, metric, value, categories, prependBos, batchSize, positionsPerPrompt);
         }
 
         public Options withCategories(Map<String, List<Head>> value) {
-            return new Options(method, methods, positions, heads, seed, meanOver, metric, normalize, value, prependBos, batchSize);
+            return new Options(method, methods, positions, heads, seed, meanOver, metric, normalize, value, prependBos, batchSize, positionsPerPrompt);
         }
 
         public Options withPrependBos(Boolean value) {
-            return new Options(method, methods, positions, heads, seed, meanOver, metric, normalize, categories, value, batchSize);
+            return new Options(method, methods, positions, heads, seed, meanOver, metric, normalize, categories, value, batchSize, positionsPerPrompt);
         }
 
         public Options withBatchSize(Integer value) {
-            return new Options(method, methods, positions, heads, seed, meanOver, metric, normalize, categories, prependBos, value);
+            return new Options(method, methods, positions, heads, seed, meanOver, metric, normalize, categories, prependBos, value, positionsPerPrompt);
+        }
+
+        /**
+         * Each prompt's own positions ({@code perPrompt.get(i)} for prompt i, all of one length; negative
+         * from that prompt's last real token), in place of {@link #positions()}; as hooks'
+         * {@code positionsPerPrompt}.
+         */
+        public Options withPositionsPerPrompt(List<List<Integer>> value) {
+            return new Options(method, methods, positions, heads, seed, meanOver, metric, normalize, categories, prependBos, batchSize, value);
         }
     }
 
@@ -295,6 +324,7 @@ public final class Ablation {
         return Args.of("model", model.ref(), "clean", lens.ops().input(clean), "corrupted", lens.ops().input(corrupted),
                 "answers", answers == null ? null : AnswerPair.wire(answers), "positions", positions,
                 "heads", Head.wire(options.heads()), "seed", options.seed(), "mean_over", options.meanOver().wire(),
-                "metric", metric == null ? null : metric.spec(), "prepend_bos", options.prependBos(), "batch_size", options.batchSize());
+                "metric", metric == null ? null : metric.spec(), "prepend_bos", options.prependBos(), "batch_size", options.batchSize(),
+                "positions_per_prompt", options.positionsPerPrompt());
     }
 }
