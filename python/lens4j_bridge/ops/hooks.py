@@ -292,7 +292,9 @@ def generate(
     with the KV cache). Returns the text (a string for a string input), the tokens (prompt +
     generated) and, with ``return_logits``, the logits of each step [batch, steps, vocab]."""
     require(isinstance(max_new_tokens, int) and max_new_tokens >= 1, f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
-    require(temperature > 0, f"temperature must be > 0, got {temperature}")
+    require(temperature >= 0, f"temperature must be >= 0 (0 means greedy, as in TransformerLens), got {temperature}")
+    if temperature == 0:
+        do_sample, temperature = False, 1.0  # TransformerLens' sample_logits: temperature 0 is the argmax
     require(top_k is None or (isinstance(top_k, int) and top_k >= 1), f"top_k must be an int >= 1, got {top_k!r}")
     require(top_p is None or 0 < top_p <= 1, f"top_p must be in (0, 1], got {top_p!r}")
     compiled = compile_hooks(s, model, hooks)

@@ -62,6 +62,10 @@ public abstract class Handle implements AutoCloseable {
         if (closed.get()) {
             throw new HandleClosedException("this " + what() + " (handle " + id + ") is closed");
         }
+        if (epoch != lens.epoch() && lens.closedByUser()) {
+            throw new HandleClosedException("this " + what() + " (handle " + id + ") belonged to a Lens that was closed"
+                    + " (Lens.close()); start a new one (Lens.start()) and load the model again");
+        }
         if (epoch != lens.epoch()) {
             throw new HandleClosedException("this " + what() + " (handle " + id + ") belonged to an engine that stopped;"
                     + " after Lens.restart(), load the model again and redo the computation");

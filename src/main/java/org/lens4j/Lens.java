@@ -319,6 +319,11 @@ public final class Lens implements AutoCloseable {
         return !closed && e != null && e.isAlive();
     }
 
+    /** Whether {@link #close()} ran, for handles to say so rather than blame a stopped engine. */
+    boolean closedByUser() {
+        return closed;
+    }
+
     private void ensureOpen() {
         if (closed) {
             throw new IllegalStateException("this Lens is closed");

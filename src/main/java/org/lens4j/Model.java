@@ -102,11 +102,17 @@ public final class Model extends Handle {
 
     /** The token strings of one prompt, BOS included as the model prepends it. */
     public List<String> toStrTokens(String prompt) {
-        return strings(call("model.to_str_tokens", Args.of("input", prompt)));
+        return strings(call("model.to_str_tokens", Args.of("input", notNull(prompt, "prompt"))));
+    }
+
+    /** The token strings of one prompt, with a BOS token first or not ({@code model.to_str_tokens(text, prepend_bos=...)}). */
+    public List<String> toStrTokens(String prompt, boolean prependBos) {
+        return strings(call("model.to_str_tokens", Args.of("input", notNull(prompt, "prompt"), "prepend_bos", prependBos)));
     }
 
     /** The token strings of tokens of shape [pos] or [1, pos]. */
     public List<String> toStrTokens(Tensor tokens) {
+        notNull(tokens, "tokens");
         JsonNode v = call("model.to_str_tokens", Args.of("input", tokens.ref()));
         return strings(v.isArray() && v.size() > 0 && v.get(0).isArray() ? v.get(0) : v);
     }
@@ -114,23 +120,49 @@ public final class Model extends Handle {
     /** The token strings of each prompt of a batch. */
     public List<List<String>> toStrTokensBatch(List<String> prompts) {
         List<List<String>> out = new ArrayList<>();
-        call("model.to_str_tokens", Args.of("input", input(prompts))).forEach(row -> out.add(strings(row)));
+        call("model.to_str_tokens", Args.of("input", input(notNull(prompts, "prompts")))).forEach(row -> out.add(strings(row)));
         return out;
     }
 
     /** Tokens back to text ({@code model.to_string}). */
     public String toString(Tensor tokens) {
-        return call("model.to_string", Args.of("tokens", tokens.ref())).asText();
+        return call("model.to_string", Args.of("tokens", notNull(tokens, "tokens").ref())).asText();
+    }
+
+    /** One token id as its text ({@code model.to_string([id])}): {@code model.toString(model.toSingleToken(" Mary"))} is " Mary". */
+    public String toString(long id) {
+        return toString(new long[] {id});
+    }
+
+    /** Token ids as text ({@code model.to_string(ids)}); each id must be in [0, d_vocab). */
+    public String toString(long... ids) {
+        notNull(ids, "ids");
+        List<Long> list = new ArrayList<>(ids.length);
+        for (long id : ids) {
+            if (id < 0 || id >= cfg.dVocab()) {
+                throw new IllegalArgumentException("token id " + id + " is out of range: valid ids are 0.." + (cfg.dVocab() - 1));
+            }
+            list.add(id);
+        }
+        return call("model.to_string", Args.of("tokens", list)).asText();
+    }
+
+    /** The argument itself, or a NullPointerException that names it (a null must not travel to Python). */
+    static <T> T notNull(T value, String what) {
+        if (value == null) {
+            throw new NullPointerException(what + " must not be null");
+        }
+        return value;
     }
 
     /** The id of a text that is exactly one token (mind the leading space: " Mary"); otherwise an error that shows its tokens. */
     public int toSingleToken(String text) {
-        return call("model.to_single_token", Args.of("text", text)).asInt();
+        return call("model.to_single_token", Args.of("text", notNull(text, "text"))).asInt();
     }
 
     /** Position of the first occurrence of a one-token text in a prompt (with the model's BOS). */
     public int getTokenPosition(String singleToken, Object input) {
-        return call("model.get_token_position", Args.of("token", singleToken, "input", input(input))).asInt();
+        return call("model.get_token_position", Args.of("token", notNull(singleToken, "singleToken"), "input", input(input))).asInt();
     }
 
     public int getTokenPosition(int token, Object input) {
@@ -139,6 +171,9 @@ public final class Model extends Handle {
 
     /** The unembedding directions of one-token texts, shape [n, d_model] ([d_model] for one). */
     public Tensor tokensToResidualDirections(String... tokens) {
+        for (String t : notNull(tokens, "tokens")) {
+            notNull(t, "a token");
+        }
         Object arg = tokens.length == 1 ? tokens[0] : List.of(tokens);
         return new Tensor(lens(), call("model.tokens_to_residual_directions", Args.of("tokens", arg)));
     }
@@ -273,7 +308,16 @@ public final class Model extends Handle {
 
     /** Generate text (greedy or sampled) with the options' hooks on; see {@link GenerateOptions}. */
     public Generation generate(Object input, GenerateOptions options) {
-        return Hooks.generate(this, input, options);
+        return Hooks.generate(this, input, notNull(options, "options"));
+    }
+
+    /**
+     * Greedy generation of up to {@code maxNewTokens} tokens ({@link GenerateOptions#greedy}), stopping at
+     * end-of-text. TransformerLens' {@code generate} samples by default; for that pass
+     * {@link GenerateOptions#sampling}.
+     */
+    public Generation generate(Object input, int maxNewTokens) {
+        return generate(input, GenerateOptions.greedy(maxNewTokens));
     }
 
     // -- weights ------------------------------------------------------------------------------
@@ -283,7 +327,7 @@ public final class Model extends Handle {
      * W_V, W_O, b_Q, b_K, b_V, b_O, W_in, W_out, b_in, b_out stacked over layers.
      */
     public Tensor weight(String weightName) {
-        return new Tensor(lens(), call("model.weight", Args.of("name", weightName)));
+        return new Tensor(lens(), call("model.weight", Args.of("name", notNull(weightName, "weightName"))));
     }
 
     /** One layer's slice of a per-layer weight, such as {@code weight("W_Q", 3)}: [n_heads, d_model, d_head]. */

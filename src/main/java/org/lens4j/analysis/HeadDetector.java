@@ -283,6 +283,29 @@ public final class HeadDetector {
                 Wire.ints(v.get("max_head")), Wire.doubles(v.get("max_score")), v.get("offset").asInt(), v.get("length").asInt());
     }
 
+    /**
+     * As {@link #inductionScores(Model, List)}, on tokens [batch, pos] (the seed loops over such rows):
+     * the rows are scored as they are, padding included, and {@code prompts} holds their decoded text.
+     *
+     * <pre>{@code
+     * InductionScores s = HeadDetector.inductionScores(model, HeadDetector.repeatedRandomTokens(model, 20, 4, 0));
+     * }</pre>
+     */
+    public static InductionScores inductionScores(Model model, Tensor tokens) {
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(tokens, "tokens");
+        if (tokens.shape().length != 2) {
+            throw new InvalidInputException("tokens must have shape [batch, pos]; got " + java.util.Arrays.toString(tokens.shape()));
+        }
+        Lens lens = model.lens();
+        JsonNode v = lens.ops().call("analysis.induction_scores", Args.of("model", model.ref(), "prompts", tokens.ref()).map()).value();
+        List<String> texts = new ArrayList<>();
+        lens.ops().call("model.to_string", Args.of("model", model.ref(), "tokens", tokens.ref()).map()).value()
+                .forEach(row -> texts.add(row.asText()));
+        return new InductionScores(List.copyOf(texts), Wire.d3(lens, v.get("scores")), Wire.ints(v.get("max_layer")),
+                Wire.ints(v.get("max_head")), Wire.doubles(v.get("max_score")), v.get("offset").asInt(), v.get("length").asInt());
+    }
+
     static Html headHeatmap(Lens lens, double[][] grid, String title) {
         return Figures.imshow(lens, grid, HeatmapOptions.titled(title).withXaxis("Head").withYaxis("Layer"));
     }

@@ -21,7 +21,7 @@ import java.util.Objects;
  * @param doSample false: greedy (argmax); true: sample
  * @param topK sample among the k most likely tokens; null: all
  * @param topP nucleus sampling: the smallest set of tokens with probability >= p; null: off
- * @param temperature divides the logits before sampling (> 0)
+ * @param temperature divides the logits before sampling (> 0); 0 means greedy, as in TransformerLens
  * @param seed seeds torch's generator for this call only; null: unseeded
  * @param stopAtEos stop a prompt at the end-of-text token
  * @param returnLogits also return the logits of each step [batch, steps, d_vocab]
@@ -35,8 +35,12 @@ public record GenerateOptions(int maxNewTokens, boolean doSample, Integer topK, 
         if (maxNewTokens < 1) {
             throw new IllegalArgumentException("maxNewTokens must be >= 1, got " + maxNewTokens);
         }
-        if (!(temperature > 0)) {
-            throw new IllegalArgumentException("temperature must be > 0, got " + temperature);
+        if (!(temperature >= 0) || Double.isInfinite(temperature)) {
+            throw new IllegalArgumentException("temperature must be >= 0 (0 means greedy, as in TransformerLens), got " + temperature);
+        }
+        if (temperature == 0) {
+            // TransformerLens' sample_logits: temperature 0 is the argmax, whatever do_sample says.
+            doSample = false;
         }
         if (topK != null && topK < 1) {
             throw new IllegalArgumentException("topK must be >= 1, got " + topK);
@@ -79,6 +83,11 @@ public record GenerateOptions(int maxNewTokens, boolean doSample, Integer topK, 
 
     public GenerateOptions withSeed(Long value) {
         return new GenerateOptions(maxNewTokens, doSample, topK, topP, temperature, value, stopAtEos, returnLogits, prependBos, useKvCache, hooks);
+    }
+
+    /** As {@link #withSeed(Long)}, so that {@code withSeed(7)} compiles. */
+    public GenerateOptions withSeed(int value) {
+        return withSeed((long) value);
     }
 
     public GenerateOptions withStopAtEos(boolean value) {

@@ -153,7 +153,7 @@ class GradientAndGenerationTest {
                     .withHooks(steering, Hook.at("blocks.1.hook_resid_pre").java((act, hook) -> {
                         throw new IllegalStateException("stop");
                     }))));
-            assertThrows(IllegalArgumentException.class, () -> GenerateOptions.sampling(5, 0));
+            assertThrows(IllegalArgumentException.class, () -> GenerateOptions.sampling(5, -1));
         }
     }
 }
