@@ -244,6 +244,14 @@ public final class Lens implements AutoCloseable {
         }
     }
 
+    /** Sends the pending releases now when the engine is idle (a call in flight sends them after). */
+    void sendReleasesNow() {
+        Engine e = engine;
+        if (!closed && e != null && e.isAlive()) {
+            e.release(new long[0], true);
+        }
+    }
+
     /** How many objects the engine's handle table holds now (pending releases are sent first). */
     public int pythonHandleCount() {
         return call("bridge.handles", Map.of(), List.of(), null).value().path("count").asInt();

@@ -104,6 +104,33 @@ class NewcomerApiTest {
     }
 
     @Test
+    void closingALargeCacheShrinksTheWorkerWithoutAnotherCall() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isDirectory(java.nio.file.Path.of("/proc/self")),
+                "reads the worker's RSS from /proc: Linux only");
+        long pid = ((org.lens4j.engine.worker.WorkerEngine) TestLens.lens().engine()).pid();
+        List<String> many = java.util.Collections.nCopies(300, PROMPT);
+        long before = rss(pid);
+        Run run = model.runWithCache(many);
+        long grown = rss(pid) - before;
+        assertTrue(grown > 100L << 20, "the cache must be large for this to show: the worker grew " + (grown >> 20) + " MiB");
+        run.logits().close();
+        run.cache().close();
+        Thread.sleep(300); // the release frame is sent at close; give the worker a moment to act on it
+        long freed = before + grown - rss(pid);
+        System.out.printf("worker RSS +%d MiB for the cache, -%d MiB after closing it%n", grown >> 20, freed >> 20);
+        assertTrue(freed > grown / 2, "closing the cache gave back " + (freed >> 20) + " of " + (grown >> 20) + " MiB");
+    }
+
+    private static long rss(long pid) throws java.io.IOException {
+        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc", Long.toString(pid), "status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        }
+        throw new IllegalStateException("no VmRSS for " + pid);
+    }
+
+    @Test
     void inductionScoresTakeTokens() {
         List<String> prompts = List.of(PROMPT, "When Mary and John went to the store, Mary gave a drink to");
         HeadDetector.InductionScores fromText = HeadDetector.inductionScores(model, prompts);
