@@ -119,3 +119,27 @@ def test_a_cache_that_will_not_fit_is_refused_before_it_runs(session, tiny_model
     fine, _ = call(session, "model.run_with_cache", model=model, input=prompts,
                    names=["blocks.0.hook_resid_pre"])
     assert "cache" in fine
+
+
+def test_unknown_word_warning_spares_tokenizers_whose_unk_is_the_bos(bridge, capsys):
+    from lens4j_bridge.ops.model import tokens_of, unknown_token_id
+
+    # The tiny model's byte-level BPE has unk == bos == eos (as GPT-2): every BOS would look unknown.
+    assert bridge.tokenizer.unk_token_id == bridge.tokenizer.bos_token_id
+    assert unknown_token_id(bridge) is None
+    tokens = tokens_of(bridge, ["When Johnathan and Mary went", "zzqx"])
+    assert int(tokens[0, 0]) == bridge.tokenizer.unk_token_id  # the BOS
+    assert "lens4j warning" not in capsys.readouterr().out
+
+
+def test_unknown_word_in_a_prompt_warns_and_as_an_answer_fails(session, capsys):
+    loaded, _ = call(session, "model.load", name="toy-ioi", device="cpu")
+    model = {"$h": loaded["$h"]}
+    capsys.readouterr()
+    call(session, "model.to_tokens", model=model, input=["When John and Mary went", "When Johnathan and Mary went"])
+    out = capsys.readouterr().out
+    assert "lens4j warning: 1 of 2 prompt(s)" in out and "prompt 1 'When Johnathan" in out and "<|unk|>" in out, out
+    with pytest.raises(LensError) as e:
+        call(session, "model.to_single_token", model=model, text=" Johnathan")
+    assert e.value.kind == "not_single_token" and "not in the tokenizer's vocabulary" in str(e.value)
+    assert call(session, "model.to_single_token", model=model, text=" John")[0] > 1
