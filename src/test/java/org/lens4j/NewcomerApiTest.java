@@ -5,13 +5,21 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.lens4j.analysis.Ablation;
 import org.lens4j.analysis.AnswerPair;
 import org.lens4j.analysis.HeadDetector;
+import org.lens4j.engine.ErrorKind;
+import org.lens4j.engine.worker.WorkerEngine;
 import org.lens4j.hook.GenerateOptions;
 import org.lens4j.hook.Generation;
 
@@ -105,10 +113,10 @@ class NewcomerApiTest {
 
     @Test
     void closingALargeCacheShrinksTheWorkerWithoutAnotherCall() throws Exception {
-        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isDirectory(java.nio.file.Path.of("/proc/self")),
+        assumeTrue(Files.isDirectory(Path.of("/proc/self")),
                 "reads the worker's RSS from /proc: Linux only");
-        long pid = ((org.lens4j.engine.worker.WorkerEngine) TestLens.lens().engine()).pid();
-        List<String> many = java.util.Collections.nCopies(300, PROMPT);
+        long pid = ((WorkerEngine) TestLens.lens().engine()).pid();
+        List<String> many = Collections.nCopies(300, PROMPT);
         long before = rss(pid);
         Run run = model.runWithCache(many);
         long grown = rss(pid) - before;
@@ -121,8 +129,8 @@ class NewcomerApiTest {
         assertTrue(freed > grown / 2, "closing the cache gave back " + (freed >> 20) + " of " + (grown >> 20) + " MiB");
     }
 
-    private static long rss(long pid) throws java.io.IOException {
-        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc", Long.toString(pid), "status"))) {
+    private static long rss(long pid) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
             if (line.startsWith("VmRSS:")) {
                 return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
             }
@@ -151,11 +159,11 @@ class NewcomerApiTest {
     @Test
     void aHandleOfAClosedLensSaysTheLensWasClosedAndACacheThatWillNotFitIsRefused() {
         // An 8 MiB cache budget stands in for a machine whose memory the run would exhaust.
-        Lens lens = Lens.start(TestLens.options().withWorkerEnv(java.util.Map.of("LENS4J_CACHE_LIMIT_MB", "8")));
+        Lens lens = Lens.start(TestLens.options().withWorkerEnv(Map.of("LENS4J_CACHE_LIMIT_MB", "8")));
         Model m = lens.load("toy-ioi");
-        List<String> many = java.util.Collections.nCopies(400, PROMPT);
+        List<String> many = Collections.nCopies(400, PROMPT);
         LensException big = assertThrows(LensException.class, () -> m.runWithCache(many));
-        assertEquals(org.lens4j.engine.ErrorKind.OUT_OF_MEMORY, big.kind());
+        assertEquals(ErrorKind.OUT_OF_MEMORY, big.kind());
         assertTrue(big.getMessage().contains("400 prompts") && big.getMessage().contains("Names.only(")
                 && big.getMessage().contains("PromptBatch"), big.getMessage());
         assertTrue(lens.isAlive(), "a refused run leaves the worker as it was");

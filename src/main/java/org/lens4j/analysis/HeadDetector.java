@@ -2,6 +2,7 @@ package org.lens4j.analysis;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
@@ -295,7 +296,7 @@ public final class HeadDetector {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(tokens, "tokens");
         if (tokens.shape().length != 2) {
-            throw new InvalidInputException("tokens must have shape [batch, pos]; got " + java.util.Arrays.toString(tokens.shape()));
+            throw new InvalidInputException("tokens must have shape [batch, pos]; got " + Arrays.toString(tokens.shape()));
         }
         Lens lens = model.lens();
         JsonNode v = lens.ops().call("analysis.induction_scores", Args.of("model", model.ref(), "prompts", tokens.ref()).map()).value();
