@@ -1,6 +1,7 @@
 package org.lens4j.engine;
 
 import org.lens4j.EngineException;
+import org.lens4j.engine.embedded.EmbeddedEngine;
 import org.lens4j.engine.graalpy.GraalPyEngine;
 import org.lens4j.engine.graalpy.GraalPySettings;
 import org.lens4j.engine.worker.WorkerEngine;
@@ -13,6 +14,10 @@ import org.lens4j.engine.worker.WorkerEngine;
  *   <li>{@code GRAALPY}: the in-process GraalPy engine, only where GraalPy imports torch and
  *       transformer_lens; elsewhere an {@link EngineException} ({@code ENGINE_START}) at once,
  *       naming the missing module and the worker engine.
+ *   <li>{@code EMBEDDED}: CPython and TransformerLens inside this JVM through JEP
+ *       ({@link EmbeddedEngine}); where JEP cannot load, an {@link EngineException} at once,
+ *       naming the missing piece and the worker engine. Never chosen by AUTO: a native crash
+ *       there ends the JVM, and the worker survives it (docs/ENGINES.md).
  *   <li>{@code AUTO}: GraalPy when a GraalPy venv is configured ({@code LENS4J_GRAALPY_VENV}) and
  *       imports torch and transformer_lens there, else the worker. With no GraalPy venv, no
  *       GraalPy context is started at all: GraalPy's standard library holds no torch.
@@ -36,6 +41,7 @@ public final class Engines {
         return switch (options.engine()) {
             case WORKER -> WorkerEngine.start(options, callbacks);
             case GRAALPY -> GraalPyEngine.startForTransformerLens(options, callbacks, graalPy);
+            case EMBEDDED -> startEmbedded(options, callbacks);
             case AUTO -> {
                 if (graalPy.venv() != null) {
                     try {
@@ -47,5 +53,16 @@ public final class Engines {
                 yield WorkerEngine.start(options, callbacks);
             }
         };
+    }
+
+    /** JEP's jar is an optional dependency: without it the engine's classes cannot even link. */
+    private static Engine startEmbedded(EngineOptions options, CallbackHandler callbacks) {
+        try {
+            return EmbeddedEngine.start(options, callbacks);
+        } catch (NoClassDefFoundError e) {
+            throw new EngineException(ErrorKind.ENGINE_START, "the embedded engine needs JEP's jar (black.ninia:jep:"
+                    + EmbeddedEngine.JEP_VERSION + ", an optional dependency of lens4j) on the class path, and it is not there ("
+                    + e.getMessage() + "). The worker engine runs TransformerLens without it: LENS4J_ENGINE=worker.", e);
+        }
     }
 }
