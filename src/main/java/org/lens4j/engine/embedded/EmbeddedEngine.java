@@ -119,7 +119,11 @@ public final class EmbeddedEngine implements Engine {
         }
         Object[] made = python.submit(() -> {
             var interp = python.interpreter();
-            interp.exec("import json as _l4j_json, lens4j_bridge.embedded_entry as _l4j_embedded");
+            // The environment first: torch reads OMP_NUM_THREADS and the like when it is first
+            // imported, which importing the bridge does (in the first engine of this JVM only).
+            interp.exec("import json as _l4j_json, os as _l4j_os\n"
+                    + "_l4j_os.environ.update(_l4j_json.loads(" + pyString(envJson) + "))\n"
+                    + "import lens4j_bridge.embedded_entry as _l4j_embedded");
             PyCallable make = interp.getValue("_l4j_embedded.EmbeddedEntry", PyCallable.class);
             PyObject e = make.callAs(PyObject.class, new JavaSide(), envJsonToDict(interp, envJson));
             long fd = ((Number) e.getAttr("interrupt_fd", PyCallable.class).call()).longValue();

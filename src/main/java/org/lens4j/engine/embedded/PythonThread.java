@@ -60,10 +60,16 @@ final class PythonThread {
                 throw e;
             }
             instance = t;
-        } else if (!instance.setup.equals(setup)) {
-            throw new EngineException(ErrorKind.ENGINE_START, "this JVM's embedded Python already runs with " + instance.setup
-                    + ", and CPython starts once per process, so an embedded engine with " + setup + " cannot start here."
-                    + " Use the same venv and bridge, or the worker engine (LENS4J_ENGINE=worker) for the other one.", null);
+        } else if (!instance.setup.venvPython().equals(setup.venvPython())) {
+            throw new EngineException(ErrorKind.ENGINE_START, "this JVM's embedded Python already runs from the venv of "
+                    + instance.setup.venvPython() + ", and CPython starts once per process, so an embedded engine with "
+                    + setup.venvPython() + " cannot start here. Use the same venv, or the worker engine"
+                    + " (LENS4J_ENGINE=worker) for the other one.", null);
+        } else if (!instance.setup.bridge().equals(setup.bridge())) {
+            // One interpreter imports lens4j_bridge once: a second copy of it (the jar's unpacked
+            // bridge beside a source tree's python/, same version) cannot be imported beside it.
+            log.accept("lens4j: this JVM's embedded Python imported lens4j_bridge from " + instance.setup.bridge()
+                    + "; the engine asked for " + setup.bridge() + " uses that one");
         }
         return instance;
     }
