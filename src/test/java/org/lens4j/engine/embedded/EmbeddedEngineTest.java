@@ -192,7 +192,7 @@ class EmbeddedEngineTest {
                         bytes.putFloat(v);
                     }
                     bytes.flip();
-                    Reply r = engine.call("bridge.echo", Map.of("value", Map.of("thread", id, "i", i)),
+                    Reply r = engine.call("bridge.echo", Map.of("value", Map.of("thread", id, "i", i), "blobs", List.of(Map.of("$blob", 0))),
                             List.of(new Blob("float32", new long[] {3}, bytes)), null);
                     assertEquals(id, r.value().path("value").path("thread").asInt());
                     assertEquals(i, r.value().path("value").path("i").asInt());
