@@ -19,8 +19,9 @@ import os
 import threading
 from typing import Any
 
-from .graalpy_entry import Entry, _dumps
+from .graalpy_entry import Entry, _blob_meta, _byte_view, _dumps
 from .session import error_info
+from .values import Blob
 
 #: What the worker's launcher sets in the worker's environment (WorkerEngine.workerEnvironment).
 QUIET_ENV = {
@@ -123,6 +124,22 @@ class EmbeddedEntry(Entry):
             info["kind"] = "interrupted"
             info["message"] = f"{op} was interrupted"
             return [_dumps({"error": info}), []]
+
+    def _blobs_out(self, blobs: list[Blob]) -> tuple[list[dict[str, Any]], list[Any]]:
+        """Result blobs written into Java's arena (a direct ByteBuffer it keeps and grows): one
+        copy from the tensor's memory; each meta carries its ``offset`` there."""
+        metas = [_blob_meta(b) for b in blobs]
+        total = 0
+        for m in metas:
+            m["offset"] = total
+            total += -(-m["nbytes"] // 64) * 64  # 64-byte aligned starts
+        if total:
+            arena = memoryview(self._java.arena(total)).cast("B")
+            for b, m in zip(blobs, metas):
+                n = m["nbytes"]
+                if n:
+                    arena[m["offset"]:m["offset"] + n] = _byte_view(b.data)
+        return metas, []
 
     def handle_count(self) -> int:
         return len(self.session.handles)

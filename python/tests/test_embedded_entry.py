@@ -17,6 +17,10 @@ class FakeJava:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
 
+    def arena(self, nbytes: int) -> bytearray:
+        self.buffer = bytearray(max(nbytes, len(getattr(self, "buffer", b""))))
+        return self.buffer
+
     def callback(self, name: str, args_json: str, metas_json: str, datas: list[Any]) -> str:
         args = json.loads(args_json)
         self.calls.append((name, args))
@@ -72,5 +76,24 @@ def test_an_interrupt_for_a_call_that_has_ended_does_not_reach_the_next() -> Non
         _interrupt(entry, 11)  # late: call 11 is over
         time.sleep(0.1)
         assert _call(entry, 12, "bridge.sleep", {"seconds": 0.2})["value"] == 0.2
+    finally:
+        entry.close()
+
+
+def test_result_blobs_go_into_the_java_arena_at_aligned_offsets() -> None:
+    java = FakeJava()
+    entry = EmbeddedEntry(java)
+    try:
+        answer, views = entry.call_seq(21, "bridge.echo", json.dumps({"blobs": [{"$blob": 0}, {"$blob": 1}]}),
+                                       json.dumps([{"dtype": "uint8", "shape": [3]}, {"dtype": "int32", "shape": [2]}]),
+                                       [b"\x01\x02\x03", (7).to_bytes(4, "little") + (9).to_bytes(4, "little")])
+        metas = json.loads(answer)["value"]
+        blobs = json.loads(answer)
+        assert views == []
+        got = blobs["blobs"]
+        assert [m["offset"] for m in got] == [0, 64]
+        assert bytes(java.buffer[0:3]) == b"\x01\x02\x03"
+        assert int.from_bytes(java.buffer[64:68], "little") == 7 and int.from_bytes(java.buffer[68:72], "little") == 9
+        assert metas["blobs"] == [{"$blob": 0, "dtype": "uint8", "shape": [3]}, {"$blob": 1, "dtype": "int32", "shape": [2]}]
     finally:
         entry.close()

@@ -100,6 +100,15 @@ public final class EmbeddedEngine implements Engine {
     private Error fatal;
     /** Per outer call: what asked to interrupt it (TIMEOUT or INTERRUPTED), read after it ends. */
     private volatile ErrorKind interruptCause;
+    /**
+     * Where Python writes result blobs, one per calling thread (grown as needed): a reply's blobs
+     * are views into it, valid until that thread's next call, whatever other threads do meanwhile.
+     */
+    private final ThreadLocal<ByteBuffer[]> resultArenas = ThreadLocal.withInitial(() -> new ByteBuffer[] {ByteBuffer.allocateDirect(0)});
+    /** The arena of the call running now (on the Python thread only). */
+    private ByteBuffer[] results;
+    /** Where outer calls' argument blobs are copied for Python to read in place (nested calls get their own). */
+    private ByteBuffer arguments = ByteBuffer.allocateDirect(0);
 
     private EmbeddedEngine(EngineOptions options, CallbackHandler callbacks, PythonThread python) {
         this.options = options;
@@ -193,20 +202,24 @@ public final class EmbeddedEngine implements Engine {
             throw LensException.of(ErrorKind.BAD_ARGUMENT, op + ": arguments cannot be written as JSON: " + e.getOriginalMessage(),
                     null, null, e);
         }
-        Object[] buffers = new Object[blobs.size()];
-        for (int i = 0; i < buffers.length; i++) {
-            buffers[i] = direct(blobs.get(i));
-        }
         if (python.isCurrent()) {
-            return callHere(op, argsJson, metasJson, buffers, listener, 0); // nested: inline, no deadline of its own
+            // nested (from a callback): inline, no deadline of its own, and fresh buffers, since the
+            // outer call's arguments may still be read from the shared one
+            Object[] buffers = new Object[blobs.size()];
+            for (int i = 0; i < buffers.length; i++) {
+                buffers[i] = direct(blobs.get(i));
+            }
+            return callHere(op, argsJson, metasJson, buffers, listener, 0, resultArenas.get());
         }
         long seq = SEQ.incrementAndGet();
+        ByteBuffer[] arena = resultArenas.get();
         return python.submit(() -> {
+            Object[] buffers = packArguments(blobs);
             interruptCause = null;
             ScheduledFuture<?> timeout = options.callTimeout() == null ? null
                     : WATCHDOG.schedule(() -> interrupt(seq, ErrorKind.TIMEOUT), options.callTimeout().toMillis(), TimeUnit.MILLISECONDS);
             try {
-                return callHere(op, argsJson, metasJson, buffers, listener, seq);
+                return callHere(op, argsJson, metasJson, buffers, listener, seq, arena);
             } finally {
                 if (timeout != null) {
                     timeout.cancel(false);
@@ -216,9 +229,12 @@ public final class EmbeddedEngine implements Engine {
     }
 
     /** Runs on the Python thread. {@code seq} 0 is a nested call. */
-    private Reply callHere(String op, String argsJson, String metasJson, Object[] buffers, ProgressListener listener, long seq) {
+    private Reply callHere(String op, String argsJson, String metasJson, Object[] buffers, ProgressListener listener, long seq,
+                           ByteBuffer[] arena) {
         ensureAlive();
         progress.push(listener != null ? listener : (done, total, message) -> { });
+        ByteBuffer[] outer = results;
+        results = arena;
         try {
             flushReleases();
             @SuppressWarnings("unchecked")
@@ -229,7 +245,7 @@ public final class EmbeddedEngine implements Engine {
                 LensException error = errorOf(op, result.get("error"));
                 throw seq != 0 && interruptCause != null ? interrupted(op, error) : error;
             }
-            return new Reply(result.path("value"), fromPython(result.path("blobs"), (List<?>) answer.get(1)));
+            return new Reply(result.path("value"), fromPython(result.path("blobs"), (List<?>) answer.get(1), arena[0]));
         } catch (JepException e) {
             rethrowFatal();
             if (seq != 0 && interruptCause != null) {
@@ -239,6 +255,7 @@ public final class EmbeddedEngine implements Engine {
         } catch (JsonProcessingException e) {
             throw new EngineException(ErrorKind.ENGINE_DIED, op + ": the embedded bridge answered no JSON: " + e, e);
         } finally {
+            results = outer;
             progress.pop();
         }
     }
@@ -271,6 +288,34 @@ public final class EmbeddedEngine implements Engine {
         return Map.of("dtype", blob.dtype(), "shape", blob.shape());
     }
 
+    /** On the Python thread: the blobs of an outer call, direct ones as they are, the rest packed into {@link #arguments}. */
+    private Object[] packArguments(List<Blob> blobs) {
+        long need = 0;
+        for (Blob b : blobs) {
+            if (!b.data().isDirect()) {
+                need += b.nbytes();
+            }
+        }
+        if (need > arguments.capacity()) {
+            arguments = ByteBuffer.allocateDirect((int) Math.min(Integer.MAX_VALUE - 8, Math.max(need, 2L * arguments.capacity())));
+        }
+        Object[] buffers = new Object[blobs.size()];
+        int offset = 0;
+        for (int i = 0; i < buffers.length; i++) {
+            ByteBuffer data = blobs.get(i).data();
+            if (data.isDirect()) {
+                buffers[i] = data;
+            } else {
+                int n = data.remaining();
+                ByteBuffer slot = arguments.slice(offset, n);
+                slot.put(data).flip();
+                buffers[i] = slot;
+                offset += n;
+            }
+        }
+        return buffers;
+    }
+
     /** A blob's bytes as a direct buffer, which Python reads in place: as it is when already direct. */
     private static ByteBuffer direct(Blob blob) {
         ByteBuffer data = blob.data();
@@ -282,19 +327,30 @@ public final class EmbeddedEngine implements Engine {
         return copy;
     }
 
-    private static List<Blob> fromPython(JsonNode metas, List<?> views) {
+    /** Result blobs: views into the arena at the offsets Python wrote them to (or byte[] views where it sent those). */
+    private static List<Blob> fromPython(JsonNode metas, List<?> views, ByteBuffer arena) {
         List<Blob> blobs = new ArrayList<>(metas.size());
         for (int i = 0; i < metas.size(); i++) {
-            blobs.add(blobOf(metas.get(i), views.get(i)));
+            JsonNode m = metas.get(i);
+            if (m.has("offset")) {
+                blobs.add(new Blob(m.path("dtype").asText(), shapeOf(m), arena.slice(m.path("offset").asInt(), m.path("nbytes").asInt())));
+            } else {
+                blobs.add(blobOf(m, views.get(i)));
+            }
         }
         return blobs;
     }
 
-    private static Blob blobOf(JsonNode m, Object view) {
+    private static long[] shapeOf(JsonNode m) {
         long[] shape = new long[m.path("shape").size()];
         for (int d = 0; d < shape.length; d++) {
             shape[d] = m.path("shape").get(d).asLong();
         }
+        return shape;
+    }
+
+    private static Blob blobOf(JsonNode m, Object view) {
+        long[] shape = shapeOf(m);
         byte[] bytes;
         if (view instanceof byte[] b) {
             bytes = b;
@@ -359,6 +415,19 @@ public final class EmbeddedEngine implements Engine {
                     return "{\"error\":{\"message\":\"callback failed\"}}";
                 }
             }
+        }
+
+        /** The result arena, at least {@code nbytes} long: grown (doubling) when too small. */
+        public ByteBuffer arena(long nbytes) {
+            if (nbytes > Integer.MAX_VALUE - 8) {
+                throw new LensException(ErrorKind.OUT_OF_MEMORY, "a result of " + nbytes + " bytes is over the 2 GiB a Java"
+                        + " buffer holds; read it in slices (Tensor.slice)", null, null, null);
+            }
+            ByteBuffer current = results[0];
+            if (current.capacity() < nbytes) {
+                results[0] = ByteBuffer.allocateDirect((int) Math.min(Integer.MAX_VALUE - 8, Math.max(nbytes, 2L * current.capacity())));
+            }
+            return results[0];
         }
 
         public void progress(long done, long total, String message) {
