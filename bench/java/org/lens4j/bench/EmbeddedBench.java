@@ -1,13 +1,16 @@
 package org.lens4j.bench;
 
 import java.nio.file.Files;
+import java.util.Arrays;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.lens4j.Lens;
 import org.lens4j.Model;
+import org.lens4j.engine.CallbackHandler;
 import org.lens4j.engine.EngineOptions;
+import org.lens4j.engine.embedded.EmbeddedEngine;
 import org.lens4j.engine.Json;
 
 /**
@@ -41,9 +44,35 @@ public final class EmbeddedBench {
             }
             results.put(kind.name().toLowerCase(java.util.Locale.ROOT), r);
         }
+        results.put("embedded_inline_round_trip_ms", inlineRoundTrip());
         String json = Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(results);
         System.out.println(json);
         Files.createDirectories(out);
         Files.writeString(out.resolve("embedded.json"), json);
+    }
+
+    /**
+     * {@code bridge.echo} made from inside a Java callback, which runs on the Python thread: the
+     * call without the hand-off between threads that a call from any other thread pays.
+     */
+    static Map<String, Object> inlineRoundTrip() {
+        int n = 20_000;
+        double[] ms = new double[n];
+        EmbeddedEngine[] engine = new EmbeddedEngine[1];
+        CallbackHandler loop = (name, args, blobs) -> {
+            for (int i = 0; i < n; i++) {
+                long t0 = System.nanoTime();
+                engine[0].call("bridge.echo", Map.of("value", i), List.of(), null);
+                ms[i] = (System.nanoTime() - t0) / 1e6;
+            }
+            return null;
+        };
+        try (EmbeddedEngine e = EmbeddedEngine.start(EngineOptions.defaults().withDevice("cpu"), loop)) {
+            engine[0] = e;
+            e.call("bridge.callback", Map.of("name", "loop"), List.of(), null); // warm-up
+            e.call("bridge.callback", Map.of("name", "loop"), List.of(), null);
+        }
+        Arrays.sort(ms);
+        return Map.of("calls", n, "median", ms[n / 2], "p90", ms[(int) (n * 0.9)], "p99", ms[(int) (n * 0.99)]);
     }
 }
