@@ -240,6 +240,33 @@ class EmbeddedEngineTest {
         throw new IllegalStateException("no VmRSS in /proc/self/status");
     }
 
+    @Test
+    void aSecondEngineInTheSameJvmSharesThePythonAndHasItsOwnHandles() {
+        EngineOptions options = EngineOptions.defaults().withDevice("cpu");
+        Path source = Path.of("python").toAbsolutePath();
+        if (Files.isDirectory(source.resolve("lens4j_bridge"))) {
+            options = options.withBridgeDir(source);
+        }
+        long held = call("bridge.hold", Map.of("value", "first engine's")).value().path("$h").asLong();
+        for (int round = 0; round < 2; round++) { // start, close, start again: CPython itself starts once
+            EmbeddedEngine second = EmbeddedEngine.start(options, CallbackHandler.NONE);
+            try {
+                assertEquals(0, second.call("bridge.handles", Map.of(), List.of(), null).value().path("count").asInt());
+                assertThrows(org.lens4j.HandleClosedException.class, () -> second.call("bridge.echo",
+                        Map.of("value", Map.of("$h", held)), List.of(), null));
+                assertEquals(5, second.call("bridge.echo", Map.of("value", 5), List.of(), null).value().path("value").asInt());
+            } finally {
+                second.close();
+            }
+            assertFalse(second.isAlive());
+            EngineException closed = assertThrows(EngineException.class,
+                    () -> second.call("bridge.echo", Map.of("value", 1), List.of(), null));
+            assertEquals(ErrorKind.ENGINE_DIED, closed.kind());
+        }
+        assertEquals("first engine's", call("bridge.echo", Map.of("value", Map.of("$h", held))).value().path("value").asText());
+        engine.release(new long[] {held}, true);
+    }
+
     // ------------------------------------------------------------------ fail fast
 
     @Test
