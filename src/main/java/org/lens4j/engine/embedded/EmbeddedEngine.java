@@ -134,7 +134,7 @@ public final class EmbeddedEngine implements Engine {
                     + "_l4j_os.environ.update(_l4j_json.loads(" + pyString(envJson) + "))\n"
                     + "import lens4j_bridge.embedded_entry as _l4j_embedded");
             PyCallable make = interp.getValue("_l4j_embedded.EmbeddedEntry", PyCallable.class);
-            PyObject e = make.callAs(PyObject.class, new JavaSide(), envJsonToDict(interp, envJson));
+            PyObject e = make.callAs(PyObject.class, new JavaSide()); // the environment is set above
             long fd = ((Number) e.getAttr("interrupt_fd", PyCallable.class).call()).longValue();
             String version = (String) interp.getValue("__import__('platform').python_version()");
             return new Object[] {e, fd, version};
@@ -148,10 +148,6 @@ public final class EmbeddedEngine implements Engine {
             throw new EngineException(ErrorKind.ENGINE_START, "cannot open the embedded engine's interrupt pipe: " + e, e);
         }
         this.callSeq = python.submit(() -> entry.getAttr("call_seq", PyCallable.class), null);
-    }
-
-    private static Object envJsonToDict(jep.SharedInterpreter interp, String json) throws JepException {
-        return interp.getValue("_l4j_json.loads(" + pyString(json) + ")");
     }
 
     private static String pyString(String s) {
