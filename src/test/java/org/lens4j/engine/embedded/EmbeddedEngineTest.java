@@ -286,6 +286,29 @@ class EmbeddedEngineTest {
         assertTrue(e.getMessage().contains("no C compiler"), e.getMessage());
     }
 
+    /** End to end through Engines.start, as LENS4J_ENGINE=embedded would: a complete venv (marker, python) without JEP. */
+    @Test
+    void askingForTheEmbeddedEngineWhereTheVenvHasNoJepFailsFastAndTheWorkerIsNamed() throws IOException {
+        Path home = Files.createTempDirectory("lens4j-home-without-jep");
+        String name = "0123456789abcdef";
+        Path venv = Files.createDirectories(home.resolve("venvs").resolve(name));
+        Files.createDirectories(venv.resolve("lib/python3.11/site-packages/torch"));
+        Path python = Files.createDirectories(venv.resolve("bin")).resolve("python");
+        Files.createSymbolicLink(python, Path.of("/bin/true"));
+        Files.writeString(venv.resolve("lens4j-venv-complete"), "implementation=cpython\nversion=3.11.7\nexecutable=/usr/bin/python3\n");
+        Files.writeString(home.resolve("venvs").resolve("default-" + PythonEnv.Spec.bundled().hash("any")), name + "\n");
+        EngineOptions options = EngineOptions.defaults().withHome(home).withPython(null).withEngine(EngineOptions.Kind.EMBEDDED);
+        long t0 = System.nanoTime();
+        EngineException e = assertThrows(EngineException.class,
+                () -> org.lens4j.engine.Engines.start(options, CallbackHandler.NONE));
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertEquals(ErrorKind.ENGINE_START, e.kind());
+        assertTrue(e.getMessage().contains("needs JEP in the venv " + venv), e.getMessage());
+        assertTrue(e.getMessage().contains("made without venv-spec/embedded.txt"), e.getMessage());
+        assertTrue(e.getMessage().contains("LENS4J_ENGINE=worker"), e.getMessage());
+        assertTrue(seconds < 10, "the refusal took " + seconds + " s");
+    }
+
     @Test
     void aJepOfAnotherVersionInTheVenvFailsAtOnce() throws IOException {
         Path venv = Files.createTempDirectory("lens4j-venv-other-jep");
