@@ -103,8 +103,8 @@ class Entry:
         try:
             blobs = self._blobs_in(metas_json, buffers)
             value, blobs_out = self.session.dispatch(op, json.loads(args_json), blobs)
-            return [_dumps({"value": value, "blobs": [_blob_meta(b) for b in blobs_out]}),
-                    [_byte_view(b.data) for b in blobs_out]]
+            metas, views = self._blobs_out(blobs_out)
+            return [_dumps({"value": value, "blobs": metas}), views]
         except Exception as e:  # every op failure goes back to Java; the context lives on
             return [_dumps({"error": error_info(e)}), []]
 
@@ -150,6 +150,10 @@ class Entry:
     def _blobs_in(metas_json: str, buffers: Any) -> list[Blob]:
         metas = json.loads(metas_json)
         return [Blob(m["dtype"], tuple(m["shape"]), memoryview(buffers[i])) for i, m in enumerate(metas)]
+
+    def _blobs_out(self, blobs: list[Blob]) -> tuple[list[dict[str, Any]], list[Any]]:
+        """Each result blob's meta and what Java reads its bytes from (one view each here)."""
+        return [_blob_meta(b) for b in blobs], [_byte_view(b.data) for b in blobs]
 
     # -- Python -> Java ------------------------------------------------------------------
     def _callback(self, name: str, args: Any, blobs: list[Blob]) -> tuple[Any, list[Blob]]:

@@ -53,8 +53,12 @@ public final class CoreBench {
     }
 
     static List<Map<String, Object>> materialize(Lens lens) {
+        return materialize(lens, new int[] {1, 64, 512});
+    }
+
+    static List<Map<String, Object>> materialize(Lens lens, int[] sizesMib) {
         List<Map<String, Object>> rows = new ArrayList<>();
-        for (int mib : new int[] {1, 64, 512}) {
+        for (int mib : sizesMib) {
             int n = mib << 18; // float32 elements in mib MiB
             float[] data = new float[n];
             for (int i = 0; i < n; i += 1024) {

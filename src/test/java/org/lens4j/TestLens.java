@@ -32,6 +32,7 @@ public final class TestLens {
     public static synchronized Lens lens() {
         if (lens == null || !lens.isAlive()) {
             lens = Lens.start(options());
+            System.out.println("tests: the shared " + lens); // which engine this JVM's suites run on
             Lens started = lens;
             Runtime.getRuntime().addShutdownHook(new Thread(started::close));
         }

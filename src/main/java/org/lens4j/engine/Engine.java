@@ -7,9 +7,9 @@ import org.lens4j.ProgressListener;
 /**
  * The seam between lens4j's Java API and a Python that runs the bridge ops.
  *
- * <p>Two engines implement it: the worker engine (a CPython process over a Unix socket,
- * the default) and the GraalPy engine (in-process). Both run the same op table, so an op
- * behaves the same on either. Calls on one engine are strictly nested: an op may call back
+ * <p>Three engines implement it: the worker engine (a CPython process over a Unix socket,
+ * the default), the embedded engine (the same CPython inside the JVM through JEP) and the
+ * GraalPy engine (in-process). All run the same op table, so an op behaves the same on each. Calls on one engine are strictly nested: an op may call back
  * into Java ({@link CallbackHandler}), which may call again before answering.
  *
  * <pre>{@code

@@ -17,7 +17,8 @@ import java.util.function.Consumer;
  * try (Lens lens = Lens.start(opts)) { ... }
  * }</pre>
  *
- * @param engine which engine: AUTO (GraalPy where it can import torch, else the worker), WORKER or GRAALPY
+ * @param engine which engine: AUTO (GraalPy where it can import torch, else the worker), WORKER, GRAALPY or
+ *               EMBEDDED (CPython inside this JVM through JEP; no crash isolation)
  * @param python a base Python (>= 3.10) to build the venv from; null finds one on the PATH
  * @param home lens4j's cache folder (venvs, unpacked bridge); default {@code ~/.cache/lens4j}
  * @param device the default device for models: "auto" (CUDA when present), "cpu", "cuda", "cuda:N"
@@ -41,7 +42,7 @@ public record EngineOptions(
         Map<String, String> workerEnv) {
 
     /** Which engine runs the bridge. */
-    public enum Kind { AUTO, WORKER, GRAALPY }
+    public enum Kind { AUTO, WORKER, GRAALPY, EMBEDDED }
 
     public EngineOptions {
         Objects.requireNonNull(engine, "engine");
@@ -81,7 +82,7 @@ public record EngineOptions(
         try {
             return Kind.valueOf(value.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("LENS4J_ENGINE must be auto, worker or graalpy; got '" + value + "'");
+            throw new IllegalArgumentException("LENS4J_ENGINE must be auto, worker, graalpy or embedded; got '" + value + "'");
         }
     }
 

@@ -63,7 +63,11 @@ public final class PythonEnv {
     /** Classpath folder of the bundled venv spec. */
     public static final String SPEC_RESOURCE = "lens4j/venv-spec/";
     /** The spec files that decide what the venv holds; other files in venv-spec/ do not count. */
-    public static final List<String> SPEC_FILES = List.of("requirements.txt", "constraints.txt");
+    public static final List<String> SPEC_FILES = List.of("requirements.txt", "constraints.txt", "embedded.txt");
+    /** JEP for the embedded engine: installed after the rest, best-effort (a failure leaves the worker working). */
+    public static final String EMBEDDED_SPEC = SPEC_FILES.get(2);
+    /** Written into a venv where the embedded engine's pip step failed: why, for the engine's start message. */
+    public static final String EMBEDDED_FAILED = "lens4j-embedded-failed.txt";
     /** Oldest Python that the pinned packages support. */
     public static final int MIN_MINOR = 10;
     /** Base Pythons looked for on PATH when LENS4J_PYTHON is not set, in this order. */
@@ -579,6 +583,10 @@ public final class PythonEnv {
                     }
                 });
 
+                if (setup.spec().files().containsKey(EMBEDDED_SPEC)) {
+                    installEmbedded(out, python, specDir);
+                }
+
                 Path tmp = venv.resolve(MARKER + ".tmp");
                 // A properties file, read back by lastDefault().
                 Files.writeString(tmp, "# lens4j: this venv is complete\n"
@@ -602,8 +610,42 @@ public final class PythonEnv {
             }
         }
 
-        /** Runs one step; on failure throws with the step, the command and the output's tail. */
+        /*
+         * JEP compiles against the JDK that runs this JVM (its include/jni.h; the JNI ABI is stable,
+         * so the library also loads in later JVMs). Best-effort: the worker needs none of it, so a
+         * failure is written down for the embedded engine's start message and the build goes on.
+         */
+        private void installEmbedded(Writer out, Path python, Path specDir) throws IOException {
+            Path jdk = Path.of(System.getProperty("java.home"));
+            String why;
+            if (!Files.isRegularFile(jdk.resolve("include").resolve("jni.h"))) {
+                why = "the JVM that built this venv runs from " + jdk + ", which is a JRE without include/jni.h;"
+                        + " JEP needs a JDK's headers to build";
+            } else {
+                progress.accept("lens4j: building JEP for the embedded engine against " + jdk + " (about a minute)");
+                List<String> pip = List.of(python.toString(), "-m", "pip", "install", "--disable-pip-version-check",
+                        "--no-input", "--progress-bar", "off", "-r", specDir.resolve(EMBEDDED_SPEC).toString(),
+                        "-c", specDir.resolve("constraints.txt").toString());
+                try {
+                    run(out, "pip install jep", pip, Duration.ofMinutes(20), line -> { }, Map.of("JAVA_HOME", jdk.toString()));
+                    Files.deleteIfExists(venv.resolve(EMBEDDED_FAILED));
+                    return;
+                } catch (PythonEnvException e) {
+                    why = e.getMessage();
+                }
+            }
+            progress.accept("lens4j: the embedded engine will not be available in this venv (the worker is): "
+                    + why.lines().findFirst().orElse(why));
+            Files.writeString(venv.resolve(EMBEDDED_FAILED), why + "\n");
+        }
+
         private void run(Writer out, String step, List<String> command, Duration timeout, Consumer<String> onLine) throws IOException {
+            run(out, step, command, timeout, onLine, Map.of());
+        }
+
+        /** Runs one step; on failure throws with the step, the command and the output's tail. */
+        private void run(Writer out, String step, List<String> command, Duration timeout, Consumer<String> onLine,
+                         Map<String, String> extraEnv) throws IOException {
             out.write("\n$ " + String.join(" ", command) + "\n");
             out.flush();
             Instant started = Instant.now();
@@ -616,6 +658,7 @@ public final class PythonEnv {
             }
             env.put("PYTHONNOUSERSITE", "1");
             env.put("PYTHONUNBUFFERED", "1");
+            env.putAll(extraEnv);
             Deque<String> tail = new ArrayDeque<>();
             Process p;
             try {

@@ -7,6 +7,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.lens4j.engine.CallbackHandler;
 import org.lens4j.engine.Engine;
 import org.lens4j.engine.EngineOptions;
+import org.lens4j.engine.embedded.EmbeddedEngine;
 import org.lens4j.engine.graalpy.GraalPyEngine;
 import org.lens4j.engine.graalpy.GraalPySettings;
 import org.lens4j.engine.worker.WorkerEngine;
@@ -18,6 +19,8 @@ import org.lens4j.engine.worker.WorkerEngine;
 final class ContractEngines {
     static final Map<String, CallbackHandler> WORKER_CALLBACKS = new ConcurrentHashMap<>();
     static final Map<String, CallbackHandler> GRAALPY_CALLBACKS = new ConcurrentHashMap<>();
+    static final Map<String, CallbackHandler> EMBEDDED_CALLBACKS = new ConcurrentHashMap<>();
+    private static EmbeddedEngine embedded;
     private static WorkerEngine worker;
     private static GraalPyEngine graalPy;
     private static String graalPyTorchGap;
@@ -49,6 +52,16 @@ final class ContractEngines {
             closeAtExit(graalPy);
         }
         return graalPy;
+    }
+
+    static synchronized EmbeddedEngine embedded() {
+        if (embedded == null || !embedded.isAlive()) {
+            long start = System.nanoTime();
+            embedded = EmbeddedEngine.start(options(), router(EMBEDDED_CALLBACKS));
+            System.out.printf("contract: started %s in %.1f s%n", embedded.describe(), (System.nanoTime() - start) / 1e9);
+            closeAtExit(embedded);
+        }
+        return embedded;
     }
 
     /** Why the shared GraalPy engine cannot run torch ops, or null where it imports torch and transformer_lens. */

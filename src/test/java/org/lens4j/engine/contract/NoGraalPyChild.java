@@ -11,7 +11,7 @@ import org.lens4j.engine.EngineOptions;
 import org.lens4j.engine.Engines;
 import org.lens4j.engine.graalpy.GraalPySettings;
 
-/** The program that {@link OptionalGraalPyTest} runs in a JVM without GraalPy's jars; prints what it saw. */
+/** The program that {@link OptionalGraalPyTest} runs in a JVM without GraalPy's or JEP's jars; prints what it saw. */
 public final class NoGraalPyChild {
     private NoGraalPyChild() {
     }
@@ -23,6 +23,12 @@ public final class NoGraalPyChild {
             System.out.println("GRAALPY started, which it cannot without its jars");
         } catch (EngineException e) {
             System.out.println("GRAALPY refused: " + e.kind() + ": " + e.getMessage());
+        }
+        try {
+            Engines.start(options.withEngine(EngineOptions.Kind.EMBEDDED), CallbackHandler.NONE, GraalPySettings.none()).close();
+            System.out.println("EMBEDDED started, which it cannot without JEP's jar");
+        } catch (EngineException e) {
+            System.out.println("EMBEDDED refused: " + e.kind() + ": " + e.getMessage());
         }
         try (Lens lens = Lens.start(options)) {
             Model model = lens.load("toy-ioi");

@@ -32,7 +32,7 @@ class OptionalGraalPyTest {
             cp.add(where(c));
         }
         for (String entry : cp) {
-            assertFalse(entry.contains("graalvm") || entry.contains("truffle"), entry);
+            assertFalse(entry.contains("graalvm") || entry.contains("truffle") || entry.contains("jep"), entry);
         }
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
         Process p = new ProcessBuilder(java.toString(), "-cp", String.join(File.pathSeparator, cp), NoGraalPyChild.class.getName())
@@ -49,6 +49,8 @@ class OptionalGraalPyTest {
         assertTrue(out.contains("GRAALPY refused: ENGINE_START"), out);
         assertTrue(out.contains("org.graalvm.polyglot:polyglot:25.0.3"), out);
         assertTrue(out.contains("org.graalvm.polyglot:python-community:25.0.3"), out);
+        assertTrue(out.contains("EMBEDDED refused: ENGINE_START"), out);
+        assertTrue(out.contains("black.ninia:jep:4.2.2"), out);
         assertFalse(out.contains("NoClassDefFoundError"), out);
         assertTrue(out.contains("worker ran: logits [1, "), out);
         assertTrue(out.contains("pattern [1, "), out);
