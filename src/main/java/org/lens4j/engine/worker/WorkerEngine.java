@@ -80,6 +80,8 @@ public final class WorkerEngine implements Engine {
     private volatile long lastRssKb = -1;
     private volatile long peakRssKb = -1;
     private volatile long lastRssAt;
+    /** The process ended without this engine stopping it (a crash, a signal from outside). */
+    private volatile boolean exitedByItself;
     private final ConcurrentLinkedQueue<Long> pendingReleases = new ConcurrentLinkedQueue<>();
     private final ScheduledThreadPoolExecutor watchdog;
     private volatile boolean alive = true;
@@ -115,6 +117,7 @@ public final class WorkerEngine implements Engine {
         process.onExit(() -> {
             mon.lock();
             try {
+                exitedByItself = deathCause == null;
                 alive = false;
                 changed.signalAll();
             } finally {
@@ -517,15 +520,14 @@ public final class WorkerEngine implements Engine {
     private EngineException failure(String op, IOException e) {
         boolean interrupted = e instanceof ClosedByInterruptException || Thread.currentThread().isInterrupted();
         ErrorKind kind = deathCause != null ? deathCause : interrupted ? ErrorKind.INTERRUPTED : ErrorKind.ENGINE_DIED;
-        // The connection broke: if the process ended by itself, it did so just now (wait for the exit to be seen).
-        Integer ownCode = deathCause == null ? process.exitCodeWithin(Duration.ofMillis(500)) : null;
+        boolean byItself = endedByItself();
         die(kind);
         Integer code = process.exitCode();
         String why = switch (kind) {
             case TIMEOUT -> "timed out after " + options.callTimeout().toMillis() + " ms; the worker was stopped";
             case INTERRUPTED -> "the waiting thread was interrupted; the worker was stopped";
             default -> "the worker died" + (code == null ? "" : " (exit code " + code + ")") + ": " + e.getMessage()
-                    + signalStory(ownCode);
+                    + (byItself ? signalStory(code) : "");
         };
         return new EngineException(kind, op + " " + why + ". Lens.restart() starts a new one." + process.tailForMessage(), e);
     }
@@ -546,13 +548,23 @@ public final class WorkerEngine implements Engine {
 
     private void ensureAlive() {
         if (!alive || !process.isAlive()) {
+            boolean byItself = endedByItself();
             Integer code = process.exitCode();
-            String story = deathCause == null ? signalStory(code) : "";
+            String story = byItself ? signalStory(code) : "";
             die(ErrorKind.ENGINE_DIED); // it may have died between calls: make sure it is gone for good
             throw new EngineException(ErrorKind.ENGINE_DIED,
                     "this lens4j worker has stopped" + (deathCause == null || story.length() > 0 ? "" : " (" + deathCause + ")")
                             + (code == null ? "" : ", exit code " + code) + story + "; Lens.restart() starts a new one", null);
         }
+    }
+
+    /** Call before {@link #die}: whether the process ended without this engine stopping it. */
+    private boolean endedByItself() {
+        if (exitedByItself) {
+            return true;
+        }
+        // The connection broke: if the process ended by itself, it did so just now (wait for its exit to be seen).
+        return deathCause == null && process.exitCodeWithin(Duration.ofMillis(500)) != null;
     }
 
     /**
