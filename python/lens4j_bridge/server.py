@@ -34,7 +34,7 @@ INLINE_LIMIT = 1 << 20  # blobs from 1 MiB up go through the arena
 AUTH_TIMEOUT_S = 10.0  # a deadline for the whole hello, not per read (LENS4J_AUTH_TIMEOUT_S, for tests)
 # Connections that have not sent their hello yet; more are closed at once, so a flood of
 # peers costs neither threads nor memory (lens4j itself connects once).
-MAX_UNAUTHENTICATED = 8
+MAX_UNAUTHENTICATED = 16
 # Before the token is checked a peer gets nothing: a hello is a few hundred bytes, with no payload.
 AUTH_MAX_HEADER = 64 << 10
 RECV_CHUNK = 16 << 20  # larger payloads grow as their bytes arrive, not up front on a peer's word

@@ -99,6 +99,102 @@ def test_an_unauthenticated_peer_is_refused_at_the_prefix_without_allocating(wor
     assert worker.proc.poll() is None
 
 
+def _hello_bytes(token: str) -> bytes:
+    raw = json.dumps({"kind": "hello", "token": token}).encode()
+    return PREFIX.pack(len(raw), 0) + raw
+
+
+def _dribble(sock: socket.socket, data: bytes, every_s: float, stop_after_s: float) -> float:
+    """Send ``data`` one byte every ``every_s`` until the worker closes; returns when it closed (s after start)."""
+    start = time.monotonic()
+    for b in data:
+        try:
+            sock.sendall(bytes([b]))
+        except (BrokenPipeError, ConnectionResetError):
+            return time.monotonic() - start
+        ready = time.monotonic() + every_s
+        while time.monotonic() < ready:
+            sock.settimeout(max(0.01, ready - time.monotonic()))
+            try:
+                if sock.recv(1) == b"":
+                    return time.monotonic() - start
+            except TimeoutError:
+                pass
+            except ConnectionResetError:
+                return time.monotonic() - start
+        if time.monotonic() - start > stop_after_s:
+            break
+    return float("inf")
+
+
+def test_a_hello_sent_a_byte_every_2_s_is_cut_at_the_10_s_deadline(worker):
+    # The default path, honestly: 10 s is a deadline for the whole hello, not per read (a peer
+    # sending a byte every 4 s stayed connected past 32 s when it was per read).
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(worker.socket_path)
+    closed_after = _dribble(s, _hello_bytes(worker.token), every_s=2.0, stop_after_s=16)
+    s.close()
+    assert 9.5 <= closed_after <= 12.5, f"closed after {closed_after:.1f} s, expected at 10 s"
+    assert worker.proc.poll() is None
+
+
+def test_the_hello_deadline_counts_the_whole_hello_and_a_timely_one_passes():
+    w = Worker(env={"LENS4J_AUTH_TIMEOUT_S": "1.5"})
+    drain_stderr(w)
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(w.socket_path)
+        closed_after = _dribble(s, _hello_bytes(w.token), every_s=0.4, stop_after_s=6)  # each read well within 1.5 s
+        s.close()
+        assert 1.3 <= closed_after <= 3.0, f"closed after {closed_after:.1f} s, expected at 1.5 s"
+        # The same hello in three pieces inside the deadline is accepted.
+        hello = _hello_bytes(w.token)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(w.socket_path)
+        for piece in (hello[:5], hello[5:40], hello[40:]):
+            s.sendall(piece)
+            time.sleep(0.3)
+        answer_len = PREFIX.unpack(s.recv(PREFIX.size, socket.MSG_WAITALL))[0]
+        assert json.loads(s.recv(answer_len, socket.MSG_WAITALL))["kind"] == "hello"
+        s.close()
+    finally:
+        w.stop()
+
+
+def test_unauthenticated_connections_are_capped():
+    w = Worker()
+    drain_stderr(w)
+    try:
+        def threads() -> int:
+            return len(os.listdir(f"/proc/{w.proc.pid}/task"))
+
+        base = threads()
+        silent = []
+        for _ in range(64):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(w.socket_path)
+            silent.append(s)
+        time.sleep(0.5)
+        grown = threads() - base
+        assert grown <= 16, f"64 silent peers made {grown} threads; the cap is 16"
+        # Past the cap a peer is closed at once, without a thread.
+        extra = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        extra.settimeout(5)
+        extra.connect(w.socket_path)
+        assert closed_without_answer(extra)
+        extra.close()
+        for s in silent:
+            s.close()
+        time.sleep(0.5)
+        assert threads() <= base + 1
+        c = w.connect()  # the slots are free again
+        assert c.call("bridge.echo", {"value": 3})["value"]["value"] == 3
+        c.close()
+    finally:
+        w.stop()
+
+
 def test_an_authenticated_peer_makes_the_worker_hold_only_bytes_that_arrive(worker):
     pid = worker.proc.pid
     before = rss_kb(pid)
