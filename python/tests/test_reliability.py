@@ -301,33 +301,94 @@ def test_every_torch_load_in_the_bridge_is_weights_only():
     # (found may be 0: model files load through safetensors; the scan guards future code)
 
 
-def test_a_pickled_model_file_is_never_executed(tmp_path, tiny_model_dir):
-    """A model folder whose weights are a pickle with a payload: loading must fail (or ignore
-    it) without running the payload, because weights load with safetensors or weights_only."""
-    import pickle  # the test builds the malicious file; the bridge itself never imports pickle
-
-    marker = tmp_path / "payload-ran"
-    evil = tmp_path / "evil-model"
-    evil.mkdir()
+def _pickle_only_folder(tmp_path: Path, tiny_model_dir: Path, name: str) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
     for f in tiny_model_dir.iterdir():
         if not f.name.endswith(".safetensors"):
-            shutil.copy(f, evil / f.name)
+            shutil.copy(f, folder / f.name)
+    return folder
+
+
+def _evil_pickle(path: Path, marker: Path) -> None:
+    import pickle  # the test builds the malicious file; the bridge itself never imports pickle
 
     class Payload:
         def __reduce__(self):
             return (os.system, (f"touch {marker}",))
 
-    with open(evil / "pytorch_model.bin", "wb") as f:
+    with open(path, "wb") as f:
         pickle.dump({"transformer.wte.weight": Payload()}, f, protocol=2)
 
+
+def _load(folder: Path, **extra) -> tuple[object, object]:
     from lens4j_bridge.session import Session
 
-    with pytest.raises(Exception) as refused:
-        Session().dispatch("model.load", {"name": str(evil), "device": "cpu"}, [])
+    s = Session()
+    value, _ = s.dispatch("model.load", {"name": str(folder), "device": "cpu", **extra}, [])
+    return s, s.handles.get(value["$h"])
+
+
+def _logits(model) -> "object":
+    import torch
+
+    return model(torch.tensor([[1, 2, 3, 4]]))
+
+
+def test_pickle_weights_are_refused_by_default_and_the_error_names_the_option(tmp_path, tiny_model_dir, monkeypatch):
+    """Safetensors only by default: a folder whose weights are only pytorch_model.bin (here a
+    plain, harmless state dict) is refused with a message that names the option, never
+    weights_only=False; with the option (LoadOptions or the env) it loads the same model."""
+    import torch
+    from safetensors.torch import load_file
+
+    from lens4j_bridge.errors import LensError
+
+    monkeypatch.delenv("LENS4J_TORCH_WEIGHTS_ONLY", raising=False)
+    plain = _pickle_only_folder(tmp_path, tiny_model_dir, "bin-only")
+    torch.save(load_file(str(tiny_model_dir / "model.safetensors")), plain / "pytorch_model.bin")
+    with pytest.raises(LensError) as refused:
+        _load(plain)
+    message = str(refused.value)
+    assert "pytorch_model.bin" in message and "withTorchWeightsOnly(true)" in message and "LENS4J_TORCH_WEIGHTS_ONLY=1" in message
+    assert "weights_only=False" not in message
+    assert refused.value.kind == "unknown_model"
+
+    _, reference = _load(tiny_model_dir)
+    _, by_option = _load(plain, torch_weights_only=True)
+    monkeypatch.setenv("LENS4J_TORCH_WEIGHTS_ONLY", "1")
+    _, by_env = _load(plain)
+    assert torch.equal(_logits(reference), _logits(by_option)) and torch.equal(_logits(reference), _logits(by_env))
+    assert torch.load.__name__ == "load", "the guard was left on torch.load"
+
+
+def test_a_pickled_model_file_is_never_executed(tmp_path, tiny_model_dir, monkeypatch):
+    """A pickle with an os.system payload: refused by default before torch reads it; with the
+    option, refused by torch's weights-only unpickler, and the message still never suggests
+    weights_only=False; next to a safetensors file it is ignored. The payload never runs."""
+    import torch
+
+    from lens4j_bridge.errors import LensError
+
+    monkeypatch.delenv("LENS4J_TORCH_WEIGHTS_ONLY", raising=False)
+    marker = tmp_path / "payload-ran"
+    evil = _pickle_only_folder(tmp_path, tiny_model_dir, "evil-model")
+    _evil_pickle(evil / "pytorch_model.bin", marker)
+
+    with pytest.raises(LensError) as by_default:
+        _load(evil)
+    assert "withTorchWeightsOnly(true)" in str(by_default.value)
+    with pytest.raises(LensError) as by_unpickler:
+        _load(evil, torch_weights_only=True)
+    message = str(by_unpickler.value)
+    assert "weights-only unpickler refused pytorch_model.bin" in message, message
+    assert "weights_only=False" not in message, message
     assert not marker.exists(), "loading a model folder ran code from a pickle"
-    # It was refused by the weights-only unpickler, not by something earlier (the file was read).
-    chain, e = [], refused.value
-    while e is not None:
-        chain.append(f"{type(e).__name__}: {e}")
-        e = e.__cause__ or e.__context__
-    assert "weights only load failed" in "\n".join(chain).lower(), chain
+
+    both = _pickle_only_folder(tmp_path, tiny_model_dir, "both")
+    shutil.copy(tiny_model_dir / "model.safetensors", both / "model.safetensors")
+    _evil_pickle(both / "pytorch_model.bin", marker)
+    _, model = _load(both)
+    _, reference = _load(tiny_model_dir)
+    assert torch.equal(_logits(reference), _logits(model)), "a folder with both did not load the safetensors"
+    assert not marker.exists(), "loading a model folder ran code from a pickle"
