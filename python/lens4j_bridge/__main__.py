@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 
+from . import memory
 from .server import Server
 
 
@@ -50,6 +51,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, shutdown)
     server.bind()
+    memory.start_trimmer()
 
     def watch_parent(parent: int) -> None:
         _wait_for_parent_to_go(parent)

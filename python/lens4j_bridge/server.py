@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import PROTOCOL_VERSION
+from . import PROTOCOL_VERSION, memory
 from .arena import Arena, align, create_fd
 from .errors import LensError
 from .session import Session, error_info
@@ -206,6 +206,7 @@ class Connection:
             handles = header.get("handles")
             if isinstance(handles, list):
                 self.session.handles.release([h for h in handles if isinstance(h, int)])
+                memory.note_activity()
         elif kind in ("callback_result", "callback_error"):
             return header, payload
         else:
@@ -230,6 +231,8 @@ class Connection:
             self.send({"kind": "error", "id": call_id, "error": error_info(e)})
         finally:
             self._current_call = outer
+            if outer is None:
+                memory.note_activity()
 
     def _callback(self, name: str, args: Any, blobs: list[Blob]) -> tuple[Any, list[Blob]]:
         cb_id = next(self._callback_ids)
