@@ -44,6 +44,10 @@ class HandleTable:
                 released += 1
         return released
 
+    def objects(self) -> list[Any]:
+        """The live objects (a copy of the list: safe to walk while ops add handles)."""
+        return list(self._objects.values())
+
     def __len__(self) -> int:
         return len(self._objects)
 

@@ -295,6 +295,66 @@ def test_freed_heap_memory_goes_back_to_the_os_within_2_s():
     assert running == "False" and after > 90_000, (running, after)
 
 
+def _python_heap_per_run_with_cache(tiny_model_dir: Path, folder: Path) -> float:
+    """Python heap growth per run_with_cache through a real server (in this process, so that
+    tracemalloc sees it), measured between two tidy points."""
+    import gc
+    import secrets
+    import tracemalloc
+
+    from lens4j_bridge import memory
+    from lens4j_bridge.server import Server
+    from worker_client import Client
+
+    folder.mkdir(mode=0o700)
+    token = secrets.token_hex(32)
+    server = Server(str(folder / "worker.sock"), token)
+    server.bind()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    c = Client(server.socket_path, token)
+    c.sock.settimeout(300)
+    model = c.call("model.load", {"name": str(tiny_model_dir), "device": "cpu"})["value"]
+
+    def run() -> None:
+        v = c.call("model.run_with_cache", {"model": {"$h": model["$h"]}, "input": "When John and Mary went"})["value"]
+        c.send({"kind": "release", "handles": [v["cache"]["$h"], v["logits"]["$tensor"]]})
+
+    for _ in range(20):
+        run()
+    tracemalloc.start()
+    try:
+        time.sleep(memory.INTERVAL_S + 0.1)
+        run()  # tidies after itself
+        gc.collect()  # objects in reference cycles are garbage, not growth
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(150):
+            run()
+        time.sleep(memory.INTERVAL_S + 0.1)
+        run()
+        gc.collect()
+        return (tracemalloc.get_traced_memory()[0] - before) / 150
+    finally:
+        tracemalloc.stop()
+        c.close()
+        server.cleanup()
+
+
+def test_run_with_cache_through_the_server_keeps_no_python_heap_per_call(tiny_model_dir, tmp_path, monkeypatch):
+    """TransformerLens 4.3 records every attention tensor it converts and never forgets it
+    (about 2.5 kB of Python heap per run_with_cache on toy-ioi, issue 20.5). The server clears
+    those records between calls, at most once a second: under 500 B a call remain (about 200 measured on the tiny model; 1,300 without). The
+    control, with the clearing switched off, shows the growth is real here."""
+    from lens4j_bridge import memory
+
+    per_call = _python_heap_per_run_with_cache(tiny_model_dir, tmp_path / "a")
+    assert per_call < 500, f"the Python heap grew {per_call:.0f} B per run_with_cache"
+    print(f"Python heap per run_with_cache through the server: {per_call:.0f} B")
+    monkeypatch.setattr(memory, "forget_conversion_state", lambda objects: 0)
+    without = _python_heap_per_run_with_cache(tiny_model_dir, tmp_path / "b")
+    print(f"... and without the clearing: {without:.0f} B")
+    assert without > 1000, f"without the clearing the heap grew only {without:.0f} B a call: has TransformerLens fixed it?"
+
+
 # -- the bridge never runs or unpickles what the socket brings ----------------------------------
 
 FORBIDDEN_MODULES = {"pickle", "cPickle", "_pickle", "marshal", "shelve", "dill", "cloudpickle", "joblib"}
