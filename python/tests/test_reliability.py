@@ -342,8 +342,9 @@ def _python_heap_per_run_with_cache(tiny_model_dir: Path, folder: Path) -> float
 def test_run_with_cache_through_the_server_keeps_no_python_heap_per_call(tiny_model_dir, tmp_path, monkeypatch):
     """TransformerLens 4.3 records every attention tensor it converts and never forgets it
     (about 2.5 kB of Python heap per run_with_cache on toy-ioi, issue 20.5). The server clears
-    those records between calls, at most once a second: under 500 B a call remain (about 200 measured on the tiny model; 1,300 without). The
-    control, with the clearing switched off, shows the growth is real here."""
+    those records between calls, at most once a second: under 500 B a call remain (about 200
+    measured on the tiny model, 1,300 without). The control, with the clearing switched off,
+    shows the growth is real here."""
     from lens4j_bridge import memory
 
     per_call = _python_heap_per_run_with_cache(tiny_model_dir, tmp_path / "a")
