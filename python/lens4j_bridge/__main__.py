@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 
+from . import memory
 from .server import Server
 
 
@@ -39,6 +40,7 @@ def main() -> None:
 
     token = sys.stdin.readline().strip()
     if len(token) < 32:
+        _remove_empty_private_dir(os.path.dirname(args.socket))  # a JVM that died before it wrote the token
         sys.exit("lens4j worker: expected a token of at least 32 characters on the first line of stdin")
 
     server = Server(args.socket, token)
@@ -49,17 +51,33 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, shutdown)
     server.bind()
+    memory.start_trimmer()
 
     def watch_parent(parent: int) -> None:
         _wait_for_parent_to_go(parent)
         shutdown()
 
-    threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
-    print(f"LENS4J_READY {os.getpid()}", flush=True)
     try:
+        threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
+        # The arena's fd goes with the ready line: Java maps /proc/<pid>/fd/<fd> and names it in its hello.
+        arena = "-" if server.arena_fd is None else str(server.arena_fd)
+        try:
+            print(f"LENS4J_READY {os.getpid()} {arena}", flush=True)
+        except BrokenPipeError:  # the JVM is already gone: nobody will connect
+            return
         server.serve_forever()
     finally:
         server.cleanup()
+
+
+def _remove_empty_private_dir(directory: str) -> None:
+    """Remove the socket folder Java made for us, if it is ours, private and still empty."""
+    try:
+        st = os.stat(directory)
+        if st.st_uid == os.getuid() and not st.st_mode & 0o077:
+            os.rmdir(directory)  # fails, harmlessly, unless empty
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
-"""The shared-memory arena: a file that Java and the worker both map, for large tensors.
+"""The shared-memory arena: memory that Java and the worker both map, for large tensors.
 
 Calls on a connection are strictly nested and each side copies a frame's blobs out before
 it sends anything else, so the arena is a bounce buffer: every frame writes its blobs
 from offset 0. Whoever needs more room grows the file; the frame header carries the
-arena size so that the reader remaps first. Java creates the file (0600) and unlinks it
-once the worker has opened it, so nothing is left behind even after kill -9.
+arena size so that the reader remaps first. The worker creates it with ``memfd_create``,
+so it never has a name in ``/dev/shm``: Java opens it through ``/proc/<worker pid>/fd/<fd>``
+(which only our own user may do), and nothing can be left behind whoever dies when.
 """
 
 from __future__ import annotations
@@ -21,9 +22,17 @@ def align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
+def create_fd() -> int | None:
+    """An anonymous shared-memory file for the arena, or None where the OS has no memfd."""
+    try:
+        return os.memfd_create("lens4j-arena", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):
+        return None
+
+
 class Arena:
-    def __init__(self, path: str) -> None:
-        self._fd = os.open(path, os.O_RDWR)
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
         self._size = os.fstat(self._fd).st_size
         self._map: mmap.mmap | None = mmap.mmap(self._fd, self._size) if self._size else None
 

@@ -50,6 +50,10 @@ class HandleTable:
             return_freed_memory()
         return released
 
+    def objects(self) -> list[Any]:
+        """The live objects (a copy of the list: safe to walk while ops add handles)."""
+        return list(self._objects.values())
+
     def __len__(self) -> int:
         return len(self._objects)
 

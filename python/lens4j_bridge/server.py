@@ -17,10 +17,12 @@ import socket
 import struct
 import sys
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
-from . import PROTOCOL_VERSION
-from .arena import Arena, align
+from . import PROTOCOL_VERSION, memory
+from .arena import Arena, align, create_fd
 from .errors import LensError
 from .session import Session, error_info
 from .values import Blob
@@ -29,7 +31,10 @@ PREFIX = struct.Struct(">IQ")
 MAX_HEADER = 16 << 20  # a header is JSON arguments, never data: 16 MiB is generous
 MAX_PAYLOAD = 8 << 30
 INLINE_LIMIT = 1 << 20  # blobs from 1 MiB up go through the arena
-AUTH_TIMEOUT_S = 10.0
+AUTH_TIMEOUT_S = 10.0  # a deadline for the whole hello, not per read (LENS4J_AUTH_TIMEOUT_S, for tests)
+# Connections that have not sent their hello yet; more are closed at once, so a flood of
+# peers costs neither threads nor memory (lens4j itself connects once).
+MAX_UNAUTHENTICATED = 16
 # Before the token is checked a peer gets nothing: a hello is a few hundred bytes, with no payload.
 AUTH_MAX_HEADER = 64 << 10
 RECV_CHUNK = 16 << 20  # larger payloads grow as their bytes arrive, not up front on a peer's word
@@ -42,13 +47,17 @@ class ProtocolError(Exception):
 class Connection:
     """One authenticated client: reads frames, runs calls, and runs nested callbacks."""
 
-    def __init__(self, sock: socket.socket, exec_lock: threading.RLock) -> None:
+    def __init__(self, sock: socket.socket, exec_lock: threading.RLock,
+                 claim_arena: Callable[[int], int | None] | None = None) -> None:
         self.sock = sock
         self.exec_lock = exec_lock
         self.arena: Arena | None = None
+        self._claim_arena = claim_arena  # fd named in the hello -> the arena's fd, if it is that one and still free
+        self._deadline: float | None = None
         self.session = Session(callback=self._callback, progress=self._progress)
         self._callback_ids = itertools.count(1)
         self._current_call: Any = None
+        self._next_tidy = 0.0
 
     # -- framing -----------------------------------------------------------------------
     def _recv_exact(self, n: int) -> bytearray:
@@ -61,6 +70,11 @@ class Connection:
         view = memoryview(buf)
         got = 0
         while got < n:
+            if self._deadline is not None:
+                left = self._deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("the peer did not finish its hello in time")
+                self.sock.settimeout(left)
             k = self.sock.recv_into(view[got:], n - got)
             if k == 0:
                 raise EOFError("peer closed the connection")
@@ -145,24 +159,26 @@ class Connection:
         return blobs
 
     # -- the conversation --------------------------------------------------------------
-    def authenticate(self, token: str) -> bool:
-        """The first frame must be a hello with the token; anything else ends the connection."""
-        self.sock.settimeout(AUTH_TIMEOUT_S)
+    def authenticate(self, token: str, timeout_s: float = AUTH_TIMEOUT_S) -> bool:
+        """The first frame must be a hello with the token, whole within ``timeout_s``; anything
+        else ends the connection."""
+        self._deadline = time.monotonic() + timeout_s
         try:
             header, _ = self.read_frame(AUTH_MAX_HEADER, 0)
         except (ProtocolError, ValueError, EOFError, OSError):
             return False
+        finally:
+            self._deadline = None
         given = header.get("token")
         if header.get("kind") != "hello" or not isinstance(given, str) or not hmac.compare_digest(given.encode(), token.encode()):
             return False
         self.sock.settimeout(None)
-        arena_path = header.get("arena")
-        if isinstance(arena_path, str) and arena_path:
-            try:
-                self.arena = Arena(arena_path)
-            except OSError as e:
-                self.send({"kind": "error", "id": None, "error": {"kind": "bad_argument", "message": f"cannot open arena: {e}"}})
-                return False
+        # The client names the arena it mapped (the fd from the READY line); anything else means none.
+        wanted = header.get("arena_fd")
+        if isinstance(wanted, int) and self._claim_arena is not None:
+            fd = self._claim_arena(wanted)
+            if fd is not None:
+                self.arena = Arena(fd)
         self.send({"kind": "hello", "protocol": PROTOCOL_VERSION, "pid": os.getpid(), "python": sys.version.split()[0],
                    "arena": self.arena is not None})
         return True
@@ -191,6 +207,7 @@ class Connection:
             handles = header.get("handles")
             if isinstance(handles, list):
                 self.session.handles.release([h for h in handles if isinstance(h, int)])
+                memory.note_activity()
         elif kind in ("callback_result", "callback_error"):
             return header, payload
         else:
@@ -208,6 +225,9 @@ class Connection:
                 blobs = self._blobs_in(header, payload)
                 args = header.get("args") or {}
                 value, blobs_out = self.session.dispatch(header.get("op"), args, blobs)
+                if outer is None and time.monotonic() >= self._next_tidy:  # no forward pass runs now
+                    self._next_tidy = time.monotonic() + memory.INTERVAL_S
+                    memory.forget_conversion_state(self.session.handles.objects())
             self.send({"kind": "result", "id": call_id, "value": value}, blobs_out)
         except (EOFError, ProtocolError, BrokenPipeError, ConnectionResetError):
             raise
@@ -215,6 +235,8 @@ class Connection:
             self.send({"kind": "error", "id": call_id, "error": error_info(e)})
         finally:
             self._current_call = outer
+            if outer is None:
+                memory.note_activity()
 
     def _callback(self, name: str, args: Any, blobs: list[Blob]) -> tuple[Any, list[Blob]]:
         cb_id = next(self._callback_ids)
@@ -251,6 +273,10 @@ class Server:
         self.token = token
         self.exec_lock = threading.RLock()
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.auth_timeout_s = float(os.environ.get("LENS4J_AUTH_TIMEOUT_S", AUTH_TIMEOUT_S))
+        self._unauthenticated = threading.BoundedSemaphore(MAX_UNAUTHENTICATED)
+        self._arena_lock = threading.Lock()
+        self.arena_fd = create_fd()  # claimed by the first connection that names it in its hello
 
     def bind(self) -> None:
         directory = os.path.dirname(self.socket_path)
@@ -268,17 +294,36 @@ class Server:
     def serve_forever(self) -> None:
         while True:
             sock, _ = self.listener.accept()
-            threading.Thread(target=self._serve_one, args=(sock,), daemon=True).start()
+            if not self._unauthenticated.acquire(blocking=False):
+                sock.close()  # too many peers still owe their hello
+                continue
+            try:
+                threading.Thread(target=self._serve_one, args=(sock,), daemon=True).start()
+            except RuntimeError:  # no thread to be had: drop the peer, keep the worker
+                self._unauthenticated.release()
+                sock.close()
 
     def _serve_one(self, sock: socket.socket) -> None:
-        conn = Connection(sock, self.exec_lock)
+        conn = Connection(sock, self.exec_lock, self._claim_arena)
         try:
-            if conn.authenticate(self.token):
+            try:
+                ok = conn.authenticate(self.token, self.auth_timeout_s)
+            finally:
+                self._unauthenticated.release()
+            if ok:
                 conn.serve()
         except (EOFError, ProtocolError, OSError) as e:
             sys.stderr.write(f"lens4j worker: connection closed: {e}\n")
         finally:
             conn.close()
+
+    def _claim_arena(self, fd: int) -> int | None:
+        """The arena goes to the first authenticated connection that names its fd; one arena, one connection."""
+        with self._arena_lock:
+            if self.arena_fd is None or fd != self.arena_fd:
+                return None
+            self.arena_fd = None
+            return fd
 
     def cleanup(self) -> None:
         for remove in (lambda: os.unlink(self.socket_path), lambda: os.rmdir(os.path.dirname(self.socket_path))):

@@ -21,12 +21,12 @@ PYTHON_DIR = Path(__file__).resolve().parents[1]
 class Worker:
     """A real worker process in a private folder, as the Java engine starts it."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
         self.dir = tempfile.mkdtemp(prefix="lens4j-test-")
         os.chmod(self.dir, 0o700)
         self.socket_path = os.path.join(self.dir, "worker.sock")
         self.token = secrets.token_hex(32)
-        env = dict(os.environ, PYTHONPATH=str(PYTHON_DIR), HF_HUB_OFFLINE="1")
+        env = dict(os.environ, PYTHONPATH=str(PYTHON_DIR), HF_HUB_OFFLINE="1", **(env or {}))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "lens4j_bridge", "--socket", self.socket_path],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,

@@ -7,7 +7,9 @@ other areas (hooks, patching, analysis, viz) receive the bridge itself as ``mode
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +97,13 @@ def load(
     refactor_factored_attn_matrices: bool = False,
     n_devices: int | None = None,
     device_map: str | None = None,
+    torch_weights_only: bool | None = None,
 ) -> dict[str, Any]:
     from transformer_lens.model_bridge import TransformerBridge
 
     kind, where = resolve_source(name)
+    if torch_weights_only is None:
+        torch_weights_only = os.environ.get(TORCH_WEIGHTS_ONLY_ENV, "") == "1"
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype)
     boot_args: dict[str, Any] = {"device": device, "dtype": torch_dtype}
@@ -108,7 +113,8 @@ def load(
         boot_args["device_map"] = device_map
         boot_args.pop("device")
     try:
-        model = TransformerBridge.boot_transformers(where, **boot_args)
+        with _pickle_weights_guard(name, torch_weights_only):
+            model = TransformerBridge.boot_transformers(where, **boot_args)
     except (OSError, ValueError) as e:
         if kind != "hub":
             raise LensError(f"could not load the model at {where}: {e}", "unknown_model") from e
@@ -130,6 +136,47 @@ def load(
         )
     model.eval()
     return describe(s, model, name=name, source=kind)
+
+
+TORCH_WEIGHTS_ONLY_ENV = "LENS4J_TORCH_WEIGHTS_ONLY"
+_PICKLE_ADVICE = (
+    "lens4j loads weights from safetensors only by default, since a pickle file is a program. "
+    "If you trust it, load it with torch's weights-only unpickler (it admits tensors and plain containers, "
+    f"nothing callable): LoadOptions.defaults().withTorchWeightsOnly(true), or {TORCH_WEIGHTS_ONLY_ENV}=1 in the "
+    "worker's environment. Better: save the model once as safetensors (save_pretrained(..., safe_serialization=True))."
+)
+
+
+@contextlib.contextmanager
+def _pickle_weights_guard(name: str, allowed: bool) -> Iterator[None]:
+    """While a model loads, every torch.load (how transformers reads pytorch_model.bin) is
+    refused, or, when allowed, forced through torch's weights-only unpickler; a folder with
+    safetensors never gets here. Ops run one at a time, so the swap is seen by this load only."""
+    original = torch.load
+
+    def guarded(f: Any, *args: Any, **kwargs: Any) -> Any:
+        where = os.fspath(f) if isinstance(f, (str, os.PathLike)) else type(f).__name__
+        if not allowed:
+            raise LensError(f"{name}: its weights are a pickle ({os.path.basename(where)}) and it has no safetensors. "
+                            + _PICKLE_ADVICE, "unknown_model")
+        kwargs["weights_only"] = True
+        try:
+            return original(f, *args, **kwargs)
+        except Exception as e:
+            if type(e).__name__ != "UnpicklingError":
+                raise
+            # torch's message ends by suggesting weights_only=False, which would run the pickle: keep only its reason
+            reason = next((line.strip() for line in str(e).splitlines() if "WeightsUnpickler error" in line),
+                          str(e).splitlines()[0] if str(e) else "not a plain weights file")
+            raise LensError(f"{name}: torch's weights-only unpickler refused {os.path.basename(where)} ({reason}); "
+                            "it holds more than tensors, so lens4j will not load it. Convert the model to safetensors "
+                            "with a tool you trust.", "unknown_model") from None
+
+    torch.load = guarded
+    try:
+        yield
+    finally:
+        torch.load = original
 
 
 @op("model.native")

@@ -129,7 +129,8 @@ public final class Lens implements AutoCloseable {
                 "fold_ln", load.foldLn(), "center_writing_weights", load.centerWritingWeights(),
                 "center_unembed", load.centerUnembed(), "fold_value_biases", load.foldValueBiases(),
                 "refactor_factored_attn_matrices", load.refactorFactoredAttnMatrices(),
-                "n_devices", load.nDevices(), "device_map", load.deviceMap());
+                "n_devices", load.nDevices(), "device_map", load.deviceMap(),
+                "torch_weights_only", load.torchWeightsOnly() ? Boolean.TRUE : null); // absent: the worker's LENS4J_TORCH_WEIGHTS_ONLY decides
         return loaded(args.map());
     }
 

@@ -19,6 +19,10 @@ package org.lens4j;
  * @param refactorFactoredAttnMatrices refactor the factored attention matrices
  * @param nDevices split the model over this many devices (null: one)
  * @param deviceMap a Hugging Face device map such as "auto" (null: none)
+ * @param torchWeightsOnly also load a model whose weights are only a PyTorch pickle
+ *     ({@code pytorch_model.bin}), through torch's weights-only unpickler. Off by default:
+ *     weights load from safetensors only, since a pickle is a program. The worker's
+ *     environment variable {@code LENS4J_TORCH_WEIGHTS_ONLY=1} turns it on for every load.
  */
 public record LoadOptions(
         String device,
@@ -30,7 +34,8 @@ public record LoadOptions(
         boolean foldValueBiases,
         boolean refactorFactoredAttnMatrices,
         Integer nDevices,
-        String deviceMap) implements java.io.Serializable {
+        String deviceMap,
+        boolean torchWeightsOnly) implements java.io.Serializable {
 
     public LoadOptions {
         if (dtype == null || !dtype.isFloatingPoint()) {
@@ -42,46 +47,51 @@ public record LoadOptions(
     }
 
     public static LoadOptions defaults() {
-        return new LoadOptions(null, DType.FLOAT32, true, true, true, true, true, false, null, null);
+        return new LoadOptions(null, DType.FLOAT32, true, true, true, true, true, false, null, null, false);
     }
 
     public LoadOptions withDevice(String value) {
-        return new LoadOptions(value, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap);
+        return new LoadOptions(value, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap, torchWeightsOnly);
     }
 
     public LoadOptions withDtype(DType value) {
-        return new LoadOptions(device, value, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap);
+        return new LoadOptions(device, value, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap, torchWeightsOnly);
     }
 
     public LoadOptions withCompatibilityMode(boolean value) {
-        return new LoadOptions(device, dtype, value, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap);
+        return new LoadOptions(device, dtype, value, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap, torchWeightsOnly);
     }
 
     public LoadOptions withFoldLn(boolean value) {
-        return new LoadOptions(device, dtype, compatibilityMode, value, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap);
+        return new LoadOptions(device, dtype, compatibilityMode, value, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap, torchWeightsOnly);
     }
 
     public LoadOptions withCenterWritingWeights(boolean value) {
-        return new LoadOptions(device, dtype, compatibilityMode, foldLn, value, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap);
+        return new LoadOptions(device, dtype, compatibilityMode, foldLn, value, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap, torchWeightsOnly);
     }
 
     public LoadOptions withCenterUnembed(boolean value) {
-        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, value, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap);
+        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, value, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap, torchWeightsOnly);
     }
 
     public LoadOptions withFoldValueBiases(boolean value) {
-        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, value, refactorFactoredAttnMatrices, nDevices, deviceMap);
+        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, value, refactorFactoredAttnMatrices, nDevices, deviceMap, torchWeightsOnly);
     }
 
     public LoadOptions withRefactorFactoredAttnMatrices(boolean value) {
-        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, value, nDevices, deviceMap);
+        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, value, nDevices, deviceMap, torchWeightsOnly);
     }
 
     public LoadOptions withNDevices(Integer value) {
-        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, value, deviceMap);
+        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, value, deviceMap, torchWeightsOnly);
     }
 
     public LoadOptions withDeviceMap(String value) {
-        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, value);
+        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, value, torchWeightsOnly);
+    }
+
+    /** See {@link #torchWeightsOnly()}: accept pickle weights, read by torch's weights-only unpickler. */
+    public LoadOptions withTorchWeightsOnly(boolean value) {
+        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap, value);
     }
 }

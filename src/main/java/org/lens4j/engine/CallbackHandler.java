@@ -7,7 +7,8 @@ import java.util.List;
  * Java code that Python calls while an op is running: Java hooks, Java metrics.
  *
  * <p>The handler runs on the thread that made the outer call, and may itself make calls on
- * the same engine (they nest). It returns a JSON-ready value: null, a number, a string, a
+ * the same engine (they nest). On the worker engine, calls from other threads that name a
+ * handle made during the callback nest too; other threads' calls wait for the outer call. It returns a JSON-ready value: null, a number, a string, a
  * {@code Map}/{@code List}, or a handle reference such as {@code Map.of("$h", id)}.
  */
 @FunctionalInterface

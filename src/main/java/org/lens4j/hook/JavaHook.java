@@ -15,6 +15,10 @@ import org.lens4j.Tensor;
  *   <li>make any other lens4j call meanwhile (calls nest; a forward of the same model
  *       inside the hook fires the hook again, so guard against recursion).</li>
  * </ul>
+ * Other threads (a parallel stream, a pool) may work on the activation, or on tensors made
+ * from it during the hook: their calls nest into the hook too (on the worker engine). A call
+ * from another thread that names none of them waits until the whole run ends, so the lambda
+ * must not wait for it: make such calls on the hook's own thread (docs/hooks.md).
  * The activation handle is valid only during the call: Python frees it when the lambda
  * returns, and its Java {@link Tensor} is closed then. Keep what you need with
  * {@code activation.copy()} (or {@code toFloatArray()}). An exception thrown here aborts the

@@ -72,7 +72,53 @@ class CleanupTest {
         killChildJvm(true);
     }
 
-    private static void killChildJvm(boolean busy) throws Exception {
+    /**
+     * The JVM killed with -9 at 20 moments spread across {@code Lens.start()} (issue 20.2): the
+     * worker goes, and nothing is left once the next start has swept (a folder can only stay
+     * when the JVM dies between making it and starting the worker, which nobody else can see).
+     */
+    @Test
+    @Timeout(value = 300, unit = TimeUnit.SECONDS)
+    void afterTheJvmIsKilledAtTwentyMomentsDuringStart() throws Exception {
+        // How long a start takes here: one child runs it whole.
+        Process probe = startChild(false);
+        long startMs;
+        try {
+            String started = readLineStartingWith(probe, "STARTED ");
+            startMs = Long.parseLong(started.substring("STARTED ms=".length()).trim());
+        } finally {
+            killAndReap(probe);
+        }
+        List<Long> children = new ArrayList<>(List.of(probe.pid()));
+        int leftBeforeSweep = 0;
+        StringBuilder log = new StringBuilder("start takes " + startMs + " ms; kills at (ms after STARTING):");
+        for (int i = 0; i < 20; i++) {
+            long delay = Math.round(startMs * (i + 0.5) / 20.0 * 1.1); // the last ones land just after the start
+            Process child = startChild(false);
+            children.add(child.pid());
+            readLineStartingWith(child, "STARTING ");
+            Thread.sleep(delay);
+            killAndReap(child);
+            long pid = child.pid();
+            Faults.waitUntil(() -> workersOf(pid).isEmpty(), 10_000, "a worker of killed JVM " + pid + " still runs");
+            Thread.sleep(300); // the worker's own cleanup has run by now
+            List<Path> left = leftoversOf(pid);
+            leftBeforeSweep += left.isEmpty() ? 0 : 1;
+            log.append(' ').append(delay).append(left.isEmpty() ? "" : "(left " + left + ")");
+        }
+        System.out.println("CleanupTest start window: " + log + "; trials that left something before the next start's sweep: "
+                + leftBeforeSweep + " of 20");
+        // The next start sweeps what dead JVMs left.
+        try (Lens lens = Lens.start(Faults.options())) {
+            Faults.assertAliveAndWorking(lens);
+        }
+        for (long pid : children) {
+            assertEquals(List.of(), leftoversOf(pid), "left by JVM " + pid + " after the next start's sweep");
+            assertEquals(List.of(), workersOf(pid), "workers of JVM " + pid);
+        }
+    }
+
+    private static Process startChild(boolean busy) throws Exception {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", childClassPath()));
         String bridge = System.getProperty(BundledPython.DEV_PROPERTY);
@@ -83,7 +129,64 @@ class CleanupTest {
         if (busy) {
             command.add("busy");
         }
-        Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
+        return new ProcessBuilder(command).redirectErrorStream(true).start();
+    }
+
+    private static void killAndReap(Process child) throws Exception {
+        child.destroyForcibly(); // SIGKILL
+        assertTrue(child.waitFor(10, TimeUnit.SECONDS), "the child JVM survived kill -9");
+    }
+
+    /** Reads the child's output up to a line with the prefix (within 60 s), then drains the rest in the background. */
+    private static String readLineStartingWith(Process child, String prefix) throws Exception {
+        BufferedReader r = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
+        CompletableFuture<String> found = CompletableFuture.supplyAsync(() -> {
+            StringBuilder all = new StringBuilder();
+            try {
+                String l;
+                while ((l = r.readLine()) != null) {
+                    if (l.startsWith(prefix)) {
+                        return l;
+                    }
+                    all.append(l).append('\n');
+                }
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            throw new AssertionError("the child JVM ended without a " + prefix + "line:\n" + all);
+        });
+        String line = found.get(60, TimeUnit.SECONDS);
+        Thread drain = new Thread(() -> {
+            try {
+                r.transferTo(java.io.Writer.nullWriter());
+            } catch (java.io.IOException ignored) {
+                // the child was killed
+            }
+        });
+        drain.setDaemon(true);
+        drain.start();
+        return line;
+    }
+
+    /** Worker processes started by a given JVM: their --socket path is in lens4j-<jvm pid>-*. */
+    private static List<Long> workersOf(long jvmPid) {
+        String mark = "lens4j-" + jvmPid + "-";
+        return ProcessHandle.allProcesses().filter(p -> p.isAlive()
+                && p.info().commandLine().map(c -> c.contains("lens4j_bridge") && c.contains(mark)).orElse(false))
+                .map(ProcessHandle::pid).toList();
+    }
+
+    /** Socket folders and /dev/shm files named after a JVM. */
+    private static List<Path> leftoversOf(long jvmPid) throws java.io.IOException {
+        List<Path> found = new ArrayList<>(Faults.shmFilesOf(jvmPid));
+        try (var entries = java.nio.file.Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+            entries.filter(p -> p.getFileName().toString().startsWith("lens4j-" + jvmPid + "-")).forEach(found::add);
+        }
+        return found;
+    }
+
+    private static void killChildJvm(boolean busy) throws Exception {
+        Process child = startChild(busy);
         try {
             CompletableFuture<String> line = CompletableFuture.supplyAsync(() -> readChildLine(child));
             String found = line.get(120, TimeUnit.SECONDS);

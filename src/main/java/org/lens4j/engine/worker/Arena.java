@@ -5,64 +5,45 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.util.UUID;
 
 /**
- * The Java end of the shared-memory arena (see lens4j_bridge/arena.py): a file in /dev/shm
- * (or the temp folder) that both sides map, used as a bounce buffer for large blobs.
+ * The Java end of the shared-memory arena (see lens4j_bridge/arena.py): an anonymous file
+ * (memfd) that the worker creates and both sides map, used as a bounce buffer for large blobs.
  *
- * <p>The file is created 0600 and unlinked as soon as the worker has opened it, so nothing
- * is left behind whatever happens to either process. Only one mapping of at most 2 GiB is
- * supported; a larger blob travels inline over the socket instead.
+ * <p>It never has a name in /dev/shm: Java opens it through {@code /proc/<worker pid>/fd/<fd>}
+ * (which only the worker's own user may open), so nothing can be left behind whichever
+ * process dies, and when. Only one mapping of at most 2 GiB is supported; a larger blob
+ * travels inline over the socket instead.
  */
 final class Arena implements AutoCloseable {
     static final int ALIGN = 64;
     static final long MAX_SIZE = Integer.MAX_VALUE & ~(ALIGN - 1L);
     private static final long INITIAL_SIZE = 16L << 20;
 
-    private final Path path;
     private final FileChannel channel;
     private MappedByteBuffer map;
     private long size;
 
-    private Arena(Path path, FileChannel channel) throws IOException {
-        this.path = path;
+    private Arena(FileChannel channel) throws IOException {
         this.channel = channel;
         grow(INITIAL_SIZE);
     }
 
-    static Arena create() throws IOException {
-        Path shm = Path.of("/dev/shm");
-        Path dir = Files.isDirectory(shm) && Files.isWritable(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir"));
-        Path path = dir.resolve("lens4j-" + ProcessHandle.current().pid() + "-" + UUID.randomUUID());
-        Files.createFile(path, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    /** Map the worker's arena, the anonymous file it holds open as {@code fd}. */
+    static Arena openWorkers(long workerPid, int fd) throws IOException {
+        Path path = Path.of("/proc", Long.toString(workerPid), "fd", Integer.toString(fd));
         FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
-        return new Arena(path, channel);
+        return new Arena(channel);
     }
 
     static long align(long n) {
         return (n + ALIGN - 1) / ALIGN * ALIGN;
     }
 
-    Path path() {
-        return path;
-    }
-
     long size() {
         return size;
-    }
-
-    /** Remove the file's name; both mappings stay valid. Called once the worker has opened it. */
-    void unlink() {
-        try {
-            Files.deleteIfExists(path);
-        } catch (IOException ignored) {
-            // a leftover name in /dev/shm is harmless and the OS cleans it at reboot
-        }
     }
 
     /** Make room for {@code needed} bytes, growing the file by doubling. */
@@ -109,7 +90,6 @@ final class Arena implements AutoCloseable {
 
     @Override
     public void close() {
-        unlink();
         try {
             channel.close();
         } catch (IOException ignored) {

@@ -6,6 +6,7 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -32,14 +33,14 @@ final class WorkerProcess {
     private final Process process;
     private final OutputStream stdin;
     private final Deque<String> stderrTail = new ArrayDeque<>();
-    private final CompletableFuture<Long> ready = new CompletableFuture<>();
+    private final CompletableFuture<Ready> ready = new CompletableFuture<>();
 
     private WorkerProcess(Process process, Consumer<String> log) {
         this.process = process;
         this.stdin = process.getOutputStream();
         pump(process.getInputStream(), "lens4j-worker-stdout", line -> {
             if (line.startsWith("LENS4J_READY ")) {
-                ready.complete(Long.parseLong(line.substring("LENS4J_READY ".length()).trim()));
+                ready.complete(Ready.parse(line.substring("LENS4J_READY ".length())));
             } else {
                 remember(line);
                 if (log != null) {
@@ -82,8 +83,17 @@ final class WorkerProcess {
         }
     }
 
+    /** What the READY line says: {@code LENS4J_READY <pid> <arena fd or ->}; arenaFd is -1 when there is no arena. */
+    record Ready(long pid, int arenaFd) {
+        static Ready parse(String rest) {
+            String[] parts = rest.trim().split("\\s+");
+            int fd = parts.length > 1 && parts[1].matches("\\d{1,9}") ? Integer.parseInt(parts[1]) : -1;
+            return new Ready(Long.parseLong(parts[0]), fd);
+        }
+    }
+
     /** Wait for the READY line; fail with the stderr tail if the process ends or takes too long. */
-    long awaitReady(Duration timeout) throws IOException {
+    Ready awaitReady(Duration timeout) throws IOException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             try {
@@ -152,6 +162,36 @@ final class WorkerProcess {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** The exit code once the process has ended, waiting up to {@code wait} for it; null if it runs on. */
+    Integer exitCodeWithin(Duration wait) {
+        try {
+            if (process.waitFor(wait.toMillis(), TimeUnit.MILLISECONDS)) {
+                return process.exitValue();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return null;
+    }
+
+    /** VmRSS and VmHWM (peak) of a process in kB from /proc, or null where there is no /proc or no such process. */
+    static long[] rssKb(long pid) {
+        long rss = -1;
+        long peak = -1;
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    rss = Long.parseLong(line.replaceAll("[^0-9]", ""));
+                } else if (line.startsWith("VmHWM:")) {
+                    peak = Long.parseLong(line.replaceAll("[^0-9]", ""));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+        return rss < 0 ? null : new long[] {rss, Math.max(rss, peak)};
     }
 
     /** The exit code, or null while running. */
