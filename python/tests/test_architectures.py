@@ -161,3 +161,74 @@ def test_path_patching_takes_the_fast_path_and_equals_a_plain_loop(arch, directi
         err = (got[measured] - ref[measured]).abs().max().item()
         assert err <= TOL, (name, receivers, err)
         assert (ref[measured] - result["base_value"]).abs().max().item() > 1e-3
+
+
+# -- the analyses the same run found wanting on other architectures ------------------------------
+
+def _dla(model, cache, **kwargs):
+    s = Session()
+    result, _ = s.dispatch("analysis.logit_diff_attribution", {"model": {"$h": s.handles.put(model)}, "cache": {"$h": s.handles.put(cache)},
+                                                               "answers": SPEC["answers"], "by": "accumulated", **kwargs}, [])
+    return result, s
+
+
+def test_accumulated_dla_follows_the_architecture(arch):
+    name, model, runs = arch
+    r = runs["full"]
+    _, cache = model.run_with_cache(r["corrupted"])
+    result, s = _dla(model, cache)
+    mid = name not in PARALLEL
+    assert result["incl_mid"] == mid
+    # TransformerLens' own accumulated stack, the same way
+    stack = cache.accumulated_resid(layer=-1, incl_mid=mid, pos_slice=-1)
+    scaled = cache.apply_ln_to_stack(stack, layer=-1, pos_slice=-1)
+    pairs = torch.tensor([[model.to_single_token(a), model.to_single_token(b)] for a, b in SPEC["answers"]])
+    dirs = model.tokens_to_residual_directions(pairs)
+    want = torch.einsum("cbd,bd->c", scaled, dirs[:, 0] - dirs[:, 1]) / 2
+    got = s.handles.get(result["attributions"]["$tensor"])
+    assert got.shape == want.shape and (got - want).abs().max().item() <= TOL
+    if not mid:
+        with pytest.raises(LensError) as e:
+            _dla(model, cache, incl_mid=True)
+        assert "parallel" in str(e.value) and "incl_mid=False" in str(e.value)
+    if name == "gemma2":  # DLA is linear: it cannot include the soft-cap, and says so
+        assert "soft-cap 5" in result["output_transform"]
+    else:
+        assert result["output_transform"] is None
+
+
+def _lens(model, tokens, **kwargs):
+    s = Session()
+    result, _ = s.dispatch("analysis.logit_lens", {"model": {"$h": s.handles.put(model)}, "input": {"$h": s.handles.put(tokens)},
+                                                   **kwargs}, [])
+    return result, s
+
+
+def test_logit_lens_sources_on_each_architecture(arch):
+    name, model, runs = arch
+    tokens = runs["full"]["corrupted"]
+    if name == "phi":  # no ln2: the error names the sources that exist
+        with pytest.raises(LensError) as e:
+            _lens(model, tokens)
+        assert "'resid_post'" in str(e.value) and "'accumulated_resid'" in str(e.value) and "ln2" in str(e.value)
+    else:
+        result, s = _lens(model, tokens, positions=[-1])
+        # each row is ln2.hook_normalized unembedded; OPT's bridge gives it flattened as [batch*pos, d]
+        _, cache = model.run_with_cache(tokens)
+        for layer in range(model.cfg.n_layers):
+            act = cache[f"blocks.{layer}.ln2.hook_normalized"]
+            if name == "opt":
+                assert act.dim() == 2
+            act = act.reshape(tokens.shape[0], tokens.shape[1], -1)
+            want = model.unembed(act[:, -1:]).log_softmax(-1).topk(5, dim=-1)
+            got = s.handles.get(result["top_probs"]["$tensor"])[layer]
+            assert (got - want.values.exp()).abs().max().item() <= TOL
+    # the last resid_post row is the model's output only through the model's own output transform
+    for applied in (False, True):
+        result, s = _lens(model, tokens, source="resid_post", positions=[-1], output_transform=applied)
+        kl_last = s.handles.get(result["kl"]["$tensor"])[-1].abs().max().item()
+        if name == "gemma2":
+            assert "soft-cap" in result["output_transform"] and result["output_transform_applied"] == applied
+            assert (kl_last <= 1e-5) == applied, kl_last
+        else:
+            assert result["output_transform"] is None and kl_last <= 1e-5
