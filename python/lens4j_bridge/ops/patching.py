@@ -18,10 +18,18 @@ plain two-run loop of Wang et al. / seed 002), but the work is organised differe
   never computed, and the last block computes outputs only from the first read position on
   (earlier positions give it keys and values).
 
+A block called on its own gets what the model's own forward handed it in the corrupted run
+(recorded by a pre-hook in ``_run_base``): rotary position embeddings from the model's rotary
+module, the attention mask (sliding windows, padding), position ids; cut to the recomputed
+positions (``_block_kwargs``). The prefix's keys and values are recorded as the attention
+hands them to its key/value cache (after RoPE and any key norm), and the logits come from the
+model's final norm, unembedding and the post-unembedding transform its adapter declares
+(Gemma 2's soft-cap; ``_final_stage``). Nothing here is written per architecture.
+
 This "suffix" method is checked against the model's own forward at the start of every op
-(``_suffix_check``); where it does not reproduce it (an architecture whose blocks need more
-than the residual, e.g. rotary position embeddings), the op falls back to the "batched"
-method: stacked variants through the model's full forward with hooks.
+(``_suffix_check``); where it does not reproduce it (a block argument it cannot cut, an
+attention that does not use the key/value cache), the op falls back to the "batched"
+method: stacked variants through the model's full forward with hooks, and says why.
 """
 
 from __future__ import annotations
