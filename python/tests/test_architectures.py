@@ -232,3 +232,19 @@ def test_logit_lens_sources_on_each_architecture(arch):
             assert (kl_last <= 1e-5) == applied, kl_last
         else:
             assert result["output_transform"] is None and kl_last <= 1e-5
+
+
+def test_an_argument_the_suffix_method_cannot_cut_turns_it_off_with_its_name(bridge):
+    """A block argument that varies with position and is not one the suffix method knows
+    (rotary embeddings, mask, position ids) falls back to the full forward, naming it."""
+    tokens = bridge.to_tokens(CORRUPTED)
+    base = patching._run_base(bridge, tokens, patching._base_names(bridge))
+    assert patching._suffix_check(bridge, base) == (None, True)
+    odd = dict(base.block_args[1])
+    odd["alibi_bias"] = torch.zeros(tokens.shape[0], 4, tokens.shape[1], tokens.shape[1])
+    changed = patching.BaseRun(base.tokens, base.logits, base.cache, [base.block_args[0], odd], base.kv)
+    reason, tail = patching._suffix_check(bridge, changed)
+    assert "'alibi_bias'" in reason and "position" in reason and not tail
+    no_kv = patching.BaseRun(base.tokens, base.logits, base.cache, base.block_args, [None, None])
+    reason, _ = patching._suffix_check(bridge, no_kv)
+    assert "keys and values" in reason
