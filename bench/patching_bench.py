@@ -14,7 +14,13 @@ Both sides include their clean / corrupted runs. Wall and CPU (process) seconds 
 with the load average, since other jobs may share the machine; the ratios compare the two
 sides measured back to back.
 
-    python bench/patching_bench.py [--out bench/out/patching.json] [--with-batched]
+    python bench/patching_bench.py [--out bench/out/patching.json] [--with-batched] [--arch gpt2|llama|gemma2]
+
+``--arch`` picks the model's family, all random-init, 12 layers, d_model 768: gpt2 (the
+default; GPT-2 small's shape, vocab 512 from the toy tokenizer unless --vocab), llama (rotary,
+12 heads with 3 key/value heads (GQA 4:1), SwiGLU d_mlp 2048) and gemma2 (8 heads with 2
+key/value heads of 96, attention and final logit soft-caps, a sliding window of 8 on
+alternate layers). They are saved as Hugging Face directories and loaded as lens4j loads them.
 """
 
 from __future__ import annotations
@@ -40,6 +46,32 @@ from lens4j_bridge.ops import patching  # noqa: E402
 from lens4j_bridge.ops.metrics import metric_from_spec  # noqa: E402
 from lens4j_bridge.session import Session  # noqa: E402
 from lens4j_bridge.toy.tiny import make_tiny_model  # noqa: E402
+
+
+def make_family_model(arch: str, out_dir: str, vocab: int) -> Path:
+    """A random-init 12-layer, d_model 768 model of the family, saved with the toy tokenizer; reused if there."""
+    import transformers as t
+
+    from lens4j_bridge.toy.tiny import build_tokenizer
+
+    out = Path(out_dir)
+    if (out / "config.json").is_file():
+        return out
+    tok = build_tokenizer(512)
+    common = dict(vocab_size=max(vocab, len(tok)), bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                  hidden_size=768, num_hidden_layers=12, max_position_embeddings=128)
+    if arch == "llama":
+        cfg = t.LlamaConfig(num_attention_heads=12, num_key_value_heads=3, intermediate_size=2048, **common)
+    elif arch == "gemma2":
+        cfg = t.Gemma2Config(num_attention_heads=8, num_key_value_heads=2, head_dim=96, intermediate_size=2048,
+                             sliding_window=8, final_logit_softcapping=30.0, attn_logit_softcapping=50.0,
+                             query_pre_attn_scalar=96, **common)
+    else:
+        raise ValueError(arch)
+    torch.manual_seed(0)
+    t.AutoModelForCausalLM.from_config(cfg).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
 
 
 def timed(fn):
@@ -105,6 +137,8 @@ def main() -> None:
     p.add_argument("--corrupt", default="10", help="positions where the corrupted prompts differ: 10 is seed 001's IOI corruption "
                    "(a pair's prompts differ only at the repeated name); 3,10 also changes an early name, the harder case")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own); 1 avoids OpenMP spinning on a loaded machine")
+    p.add_argument("--arch", default="gpt2", choices=["gpt2", "llama", "gemma2"], help="the model's family (12 layers, d_model 768)")
+    p.add_argument("--vocab", type=int, default=512, help="vocabulary size of the llama / gemma2 models")
     a = p.parse_args()
     skip = set(filter(None, a.skip.split(",")))
     corrupt = [int(x) for x in a.corrupt.split(",")]
@@ -112,7 +146,10 @@ def main() -> None:
         torch.set_num_threads(a.threads)
 
     torch.set_grad_enabled(False)
-    model_dir = make_tiny_model(a.model_dir, n_layers=12, d_model=768, n_heads=12, n_ctx=64)
+    if a.arch == "gpt2":
+        model_dir = make_tiny_model(a.model_dir, n_layers=12, d_model=768, n_heads=12, n_ctx=64)
+    else:
+        model_dir = make_family_model(a.arch, f"/tmp/lens4j-bench/{a.arch}-12x768-v{a.vocab}", a.vocab)
     model = TransformerBridge.boot_transformers(str(model_dir), device="cpu", dtype=torch.float32)
     model.enable_compatibility_mode(disable_warnings=True)
     model.eval()
@@ -133,7 +170,8 @@ def main() -> None:
     results: dict = {
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                     "python": platform.python_version(), "platform": platform.platform()},
-        "model": {"n_layers": 12, "d_model": 768, "n_heads": 12, "d_vocab": vocab, "dir": str(model_dir)},
+        "model": {"arch": a.arch, "n_layers": model.cfg.n_layers, "d_model": model.cfg.d_model, "n_heads": model.cfg.n_heads,
+                  "n_key_value_heads": getattr(model.cfg, "n_key_value_heads", None), "d_vocab": vocab, "dir": str(model_dir)},
         "input": {"batch": a.batch, "seq": a.seq, "corrupted_positions": corrupt,
                   "tokens": "random ids, BOS first; corrupted = clean with new random ids at corrupted_positions"},
         "metric": "logit_diff at the last position, mean over the batch",
@@ -156,7 +194,8 @@ def main() -> None:
         ref, ref_t = timed(tl_sweep(fn))
         entry = {
             "transformer_lens": {**ref_t, "forward_passes": ref.numel()},
-            "lens4j": {**ours_t, **{k: ours[k] for k in ("method", "patches", "skipped_unchanged", "chunk_size", "last_block_tail")}},
+            "lens4j": {**ours_t, **{k: ours[k] for k in ("method", "patches", "skipped_unchanged", "chunk_size", "last_block_tail",
+                                                         "head_entry", "head_entry_reason")}},
             "ratio_wall": round(ref_t["wall_s"] / ours_t["wall_s"], 2),
             "ratio_cpu": round(ref_t["cpu_s"] / ours_t["cpu_s"], 2),
             "max_abs_diff": float((ours["values"] - ref).abs().max()),
@@ -208,12 +247,13 @@ def main() -> None:
         ref, ref_t = timed(plain)
         entry = {
             "plain_loop": {**ref_t, "forward_passes": 2 * ref.numel()},
-            "lens4j": {**ours_t, **{k: ours[k] for k in ("method", "frozen_shortcut", "first_difference", "chunk_size")}},
+            "lens4j": {**ours_t, **{k: ours[k] for k in ("method", "frozen_shortcut", "frozen_shortcut_reason", "first_difference",
+                                                         "chunk_size")}},
             "ratio_wall": round(ref_t["wall_s"] / ours_t["wall_s"], 2),
             "ratio_cpu": round(ref_t["cpu_s"] / ours_t["cpu_s"], 2),
             "max_abs_diff": float((ours["values"] - ref).abs().max()),
             "value_range": [float(ref.min()), float(ref.max())],
-            "receivers": "final residual (blocks.11.hook_resid_post), direction denoise (seed 002)",
+            "receivers": f"final residual (blocks.{model.cfg.n_layers - 1}.hook_resid_post), direction denoise (seed 002)",
         }
         results["comparisons"]["path_patching_final_resid"] = entry
         print("path_patching", json.dumps(entry), flush=True)

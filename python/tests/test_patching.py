@@ -194,20 +194,22 @@ def test_fallback_when_the_blocks_cannot_be_run_alone(model, runs, monkeypatch):
 
 @pytest.mark.parametrize("kind", ["attn_head_out_all_pos", "attn_head_out_by_pos"])
 def test_head_outputs_through_hooks_where_the_entry_check_fails(model, runs, kind, monkeypatch):
-    monkeypatch.setattr(patching, "_head_entry_check", lambda m, base: False)
+    monkeypatch.setattr(patching, "_layout_check", lambda m, base: (None, "pretend the block has no output projection"))
     got, result = sweep(model, kind)
-    assert result["method"] == "suffix" and not result["head_entry"]
+    assert result["method"] == "suffix" and not result["head_entry"] and "pretend" in result["head_entry_reason"]
     assert (got - reference_values(model, runs, kind, False)).abs().max().item() <= TOL
 
 
-def test_head_entry_check_refuses_parallel_blocks(model, runs):
-    """A block whose MLP reads resid_pre (attention and MLP in parallel) fails the check."""
-    base = patching._run_base(model, runs["full"]["corrupted"], patching._base_names(
-        model, [f"blocks.{l}.{n}" for l in range(2) for n in ("hook_resid_mid", "attn.hook_z")]))
-    assert patching._head_entry_check(model, base)
-    parallel = patching.BaseRun(base.tokens, base.logits, dict(base.cache.cache_dict))
-    parallel.cache["blocks.0.hook_resid_mid"] = base.act("blocks.0.hook_resid_pre")
-    assert not patching._head_entry_check(model, parallel)
+def test_layout_check_refuses_blocks_that_do_not_recompose(model, runs):
+    """A block whose halves do not add up to its output (here: a resid_mid that is not
+    resid_pre + attn_out) fails the check, with the reason."""
+    base = patching._run_base(model, runs["full"]["corrupted"], patching._base_names(model, patching._layout_names(model)))
+    layout, reason = patching._layout_check(model, base)
+    assert layout == patching._Layout(parallel=False, mlp_norm="ln2") and reason is None
+    broken = patching.BaseRun(base.tokens, base.logits, dict(base.cache.cache_dict), base.block_args, base.kv)
+    broken.cache["blocks.0.hook_resid_mid"] = base.act("blocks.0.hook_resid_pre")
+    layout, reason = patching._layout_check(model, broken)
+    assert layout is None and "does not recompose" in reason
 
 
 def test_bad_sweep_input(model):

@@ -251,11 +251,41 @@ def test_prompt(
 LENS_SOURCES = ("ln2_normalized", "resid_post", "accumulated_resid")
 
 
+def _has_resid_mid(model: Any) -> bool:
+    """Whether the blocks have a residual between attention and MLP (not so where they run in parallel)."""
+    return get_act_name("resid_mid", 0) in model.hook_dict
+
+
+def _output_transform(model: Any) -> tuple[Callable[[torch.Tensor], torch.Tensor] | None, str | None]:
+    """The model's post-unembedding transform (Gemma 2's final logit soft-cap, Granite's scaling)
+    as its adapter declares it, and a description; (None, None) where the unembedding is the output."""
+    adapter = getattr(model, "adapter", None)
+    transform = getattr(adapter, "apply_output_logits_transform", None)
+    if transform is None:
+        return None, None
+    from transformer_lens.model_bridge.architecture_adapter import ArchitectureAdapter
+
+    cap = getattr(model.cfg, "output_logits_soft_cap", None)
+    overridden = type(adapter).apply_output_logits_transform is not ArchitectureAdapter.apply_output_logits_transform
+    if overridden:
+        return transform, f"{type(adapter).__name__}'s post-unembedding transform"
+    if cap is not None and cap > 0:
+        return transform, f"final logit soft-cap {cap:g} * tanh(logits / {cap:g})"
+    return None, None
+
+
+def _as_batch_pos(act: torch.Tensor, batch: int, n_pos: int) -> torch.Tensor:
+    """An activation the bridge gives flattened over tokens ([batch*pos, d]: OPT's MLP half) as [batch, pos, d]."""
+    if act.dim() == 2 and act.shape[0] == batch * n_pos:
+        return act.view(batch, n_pos, act.shape[-1])
+    return act
+
+
 @op("analysis.logit_lens")
 def logit_lens(
     s: Session, model: Any, input: Any, layers: list[int] | None = None, positions: list[int] | None = None,
     top_k: int = 5, target: Any = None, source: str = "ln2_normalized", incl_mid: bool = False,
-    recompute_ln: bool = False, prepend_bos: bool | None = None,
+    recompute_ln: bool = False, prepend_bos: bool | None = None, output_transform: bool = False,
 ) -> dict[str, Any]:
     """Per row (a layer) and position: top-k tokens, target probability and rank, KL(final || row).
 
@@ -268,6 +298,12 @@ def logit_lens(
     ``layers`` picks rows by index (negative from the end). KL is the seed's
     ``kl_div(log_softmax(row), softmax(final_logits), reduction="none").sum(-1)``.
     Grids are [row, batch, position(, k)]; the seed's [pos, layer] grid is ``kl[:, 0].T``.
+
+    A model whose output passes through a transform after the unembedding (Gemma 2's final
+    logit soft-cap) has rows of uncapped logits, as in TransformerLens, so even the last
+    "resid_post" row is not the model's output there; the result says so
+    (``output_transform``). With ``output_transform=True`` every row goes through the model's
+    own transform, and the last "resid_post" row is the model's output.
     """
     require(source in LENS_SOURCES, f"unknown logit lens source {source!r}; valid: {list(LENS_SOURCES)}")
     vocab = model.cfg.d_vocab
@@ -279,13 +315,22 @@ def logit_lens(
 
     if source == "ln2_normalized":
         names = [f"blocks.{l}.ln2.hook_normalized" for l in range(n_layers)]
+        if names[0] not in model.hook_dict:
+            raise LensError(
+                f"logit lens source 'ln2_normalized' reads {names[0]}, which this model does not have (its blocks have no "
+                f"ln2{': attention and MLP share the input norm' if not _has_resid_mid(model) else ''}); sources that exist "
+                "here: 'resid_post' (ln_final of each block's output) and 'accumulated_resid'"
+                + ("" if _has_resid_mid(model) else " (without incl_mid: there is no resid_mid)"), "unknown_hook")
     elif source == "resid_post":
         names = [get_act_name("resid_post", l) for l in range(n_layers)]
     else:
         names = [get_act_name("resid_pre", l) for l in range(n_layers)] + [get_act_name("resid_post", n_layers - 1), "ln_final.hook_scale"]
         if incl_mid:
+            require(_has_resid_mid(model), "incl_mid=True needs resid_mid, which this model's blocks do not have "
+                                           "(attention and MLP run in parallel); use incl_mid=False", "unknown_hook")
             names += [get_act_name("resid_mid", l) for l in range(n_layers)]
     check_hook_names(model, names)
+    transform, transform_text = _output_transform(model)
     wanted = set(names)
     final_logits, cache = model.run_with_cache(tokens, names_filter=lambda n: n in wanted)
 
@@ -293,7 +338,7 @@ def logit_lens(
         # The stack without LN: it is applied per row below, on the chosen positions only.
         acts, labels = cache.accumulated_resid(layer=-1, incl_mid=incl_mid, return_labels=True)
     else:
-        acts = [cache[n] for n in names]
+        acts = [_as_batch_pos(cache[n], tokens.shape[0], tokens.shape[1]) for n in names]
         labels = [f"{l}_{'ln2' if source == 'ln2_normalized' else 'post'}" for l in range(n_layers)]
     rows = _layer_list(layers, len(labels), "layers (rows)")
 
@@ -306,6 +351,8 @@ def logit_lens(
         elif source == "resid_post":
             x = model.ln_final(x)
         row_logits = model.unembed(x)
+        if output_transform and transform is not None:
+            row_logits = transform(row_logits)
         log_probs = row_logits.log_softmax(dim=-1)
         values, ids = log_probs.topk(top_k, dim=-1)
         tops.append(ids)
@@ -325,6 +372,9 @@ def logit_lens(
         "top_tokens": _decode_ids(model, top_ids),
         "top_probs": torch.stack(top_probs),
         "kl": torch.stack(kls),
+        # the model's post-unembedding transform, and whether the rows went through it (None: it has none)
+        "output_transform": transform_text,
+        "output_transform_applied": bool(output_transform and transform is not None),
     }
     if target_id is not None:
         result.update(target_id=target_id, target_probs=torch.stack(target_probs), target_ranks=torch.stack(target_ranks))
@@ -439,6 +489,7 @@ DLA_BY = ("layer", "head", "component", "accumulated")
 @op("analysis.logit_diff_attribution")
 def logit_diff_attribution(
     s: Session, model: Any, cache: Any, answers: Any, by: str = "layer", position: int = -1,
+    incl_mid: bool | None = None,
 ) -> dict[str, Any]:
     """Seed 001's direct logit attribution of the logit difference.
 
@@ -448,7 +499,12 @@ def logit_diff_attribution(
     Stacks by ``by``: "layer" = decompose_resid (embed, pos_embed, L_attn_out, L_mlp_out),
     "head" = stack_head_results (result [layer, head]), "component" =
     get_full_resid_decomposition(expand_neurons=False), "accumulated" =
-    accumulated_resid(incl_mid=True) (the seed's logit lens).
+    accumulated_resid(incl_mid=...) (the seed's logit lens; ``incl_mid`` defaults to True where
+    the blocks have a resid_mid, False where attention and MLP run in parallel).
+
+    DLA is linear in the residual: on a model with a post-unembedding transform (Gemma 2's
+    final logit soft-cap) ``logit_diff`` is the difference before it, not the model's output;
+    the result names the transform (``output_transform``).
     """
     c = _cache(cache)
     require(by in DLA_BY, f"by must be one of {list(DLA_BY)}, got {by!r}")
@@ -468,8 +524,11 @@ def logit_diff_attribution(
         stack, labels = _tl_call("get_full_resid_decomposition", lambda: c.get_full_resid_decomposition(
             layer=-1, expand_neurons=False, pos_slice=position, return_labels=True))
     else:
+        mid = _has_resid_mid(model) if incl_mid is None else incl_mid
+        require(not mid or _has_resid_mid(model), "incl_mid=True needs resid_mid, which this model's blocks do not have "
+                                                  "(attention and MLP run in parallel); use incl_mid=False or leave it unset")
         stack, labels = _tl_call("accumulated_resid", lambda: c.accumulated_resid(
-            layer=-1, incl_mid=True, pos_slice=position, return_labels=True))
+            layer=-1, incl_mid=mid, pos_slice=position, return_labels=True))
     scaled = c.apply_ln_to_stack(stack, layer=-1, pos_slice=position)
     attributions = torch.einsum("...bd,bd->...", scaled, logit_diff_directions) / batch
     per_prompt = torch.einsum("cbd,bd->cb", scaled, logit_diff_directions)
@@ -481,7 +540,10 @@ def logit_diff_attribution(
         "per_prompt": per_prompt,
         "logit_diff": (torch.einsum("bd,bd->", final, logit_diff_directions) / batch).item(),
         "answer_token_ids": pairs.tolist(),
+        "output_transform": _output_transform(model)[1],  # applied after the unembedding by the model, not in DLA
     }
+    if by == "accumulated":
+        result["incl_mid"] = mid
     if by == "head":
         result["attributions"] = attributions.reshape(model.cfg.n_layers, model.cfg.n_heads)
         result["layers"] = list(range(model.cfg.n_layers))

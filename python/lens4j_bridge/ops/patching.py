@@ -18,15 +18,24 @@ plain two-run loop of Wang et al. / seed 002), but the work is organised differe
   never computed, and the last block computes outputs only from the first read position on
   (earlier positions give it keys and values).
 
+A block called on its own gets what the model's own forward handed it in the corrupted run
+(recorded by a pre-hook in ``_run_base``): rotary position embeddings from the model's rotary
+module, the attention mask (sliding windows, padding), position ids; cut to the recomputed
+positions (``_block_kwargs``). The prefix's keys and values are recorded as the attention
+hands them to its key/value cache (after RoPE and any key norm), and the logits come from the
+model's final norm, unembedding and the post-unembedding transform its adapter declares
+(Gemma 2's soft-cap; ``_final_stage``). Nothing here is written per architecture.
+
 This "suffix" method is checked against the model's own forward at the start of every op
-(``_suffix_check``); where it does not reproduce it (an architecture whose blocks need more
-than the residual, e.g. rotary position embeddings), the op falls back to the "batched"
-method: stacked variants through the model's full forward with hooks.
+(``_suffix_check``); where it does not reproduce it (a block argument it cannot cut, an
+attention that does not use the key/value cache), the op falls back to the "batched"
+method: stacked variants through the model's full forward with hooks, and says why.
 """
 
 from __future__ import annotations
 
 import bisect
+import inspect
 import itertools
 import math
 import time
@@ -80,11 +89,15 @@ DEFAULT_CPU_BUDGET_MB = 1024
 
 @dataclass
 class BaseRun:
-    """The run that patched variants start from: tokens, logits and the cached activations."""
+    """The run that patched variants start from: tokens, logits, the cached activations, and
+    what the model's own forward handed each block (its arguments, and the keys and values
+    its attention wrote to the key/value cache)."""
 
     tokens: torch.Tensor
     logits: torch.Tensor
-    cache: Any  # ActivationCache with resid_pre / k / v of every layer and the final residual
+    cache: Any  # ActivationCache with resid_pre of every layer and the final residual
+    block_args: list[dict[str, Any] | None] = field(default_factory=list)  # per block, by parameter name
+    kv: list[tuple[torch.Tensor, torch.Tensor] | None] = field(default_factory=list)  # per block: [batch, kv_heads, pos, d_head]
 
     @property
     def batch(self) -> int:
@@ -100,32 +113,175 @@ class BaseRun:
 
 def _base_names(model: Any, extra: list[str] = ()) -> list[str]:
     n = model.cfg.n_layers
-    names = [get_act_name(a, l) for l in range(n) for a in ("resid_pre", "k", "v")]
+    names = [get_act_name("resid_pre", l) for l in range(n)]
     names.append(get_act_name("resid_post", n - 1))
     return sorted(set(names) | set(extra))
 
 
+def _is_kv_cache(value: Any) -> bool:
+    return not isinstance(value, torch.Tensor) and callable(getattr(value, "update", None)) and not isinstance(value, dict)
+
+
+class _KVRecorder:
+    """Stands in for the forward's own key/value cache during the base run: records the keys
+    and values the block's attention hands it (after rotary embeddings and any key norm, as
+    the attention will read them) and passes everything on to the real cache."""
+
+    def __init__(self, inner: Any, store: list, layer: int) -> None:
+        self._inner, self._store, self._layer = inner, store, layer
+
+    def update(self, k: torch.Tensor, v: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        self._store[self._layer] = (k, v)
+        return self._inner.update(k, v, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _bound_arguments(block: Any, args: tuple, kwargs: dict) -> dict[str, Any] | None:
+    """The block's call arguments by the wrapped layer's parameter names (None when unknown)."""
+    try:
+        sig = inspect.signature(block.original_component.forward)
+        bound = sig.bind_partial(*args, **kwargs).arguments
+    except (AttributeError, TypeError, ValueError):
+        return None
+    out: dict[str, Any] = {}
+    for name, value in bound.items():
+        if sig.parameters[name].kind == inspect.Parameter.VAR_KEYWORD:
+            out.update(value)
+        elif sig.parameters[name].kind != inspect.Parameter.VAR_POSITIONAL:
+            out[name] = value
+    return out
+
+
 def _run_base(model: Any, tokens: torch.Tensor, names: list[str]) -> BaseRun:
     wanted = set(names)
-    logits, cache = model.run_with_cache(tokens, names_filter=lambda name: name in wanted)
-    return BaseRun(tokens, logits, cache)
+    blocks = list(getattr(model, "blocks", []))
+    block_args: list[dict[str, Any] | None] = [None] * len(blocks)
+    kv: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * len(blocks)
+
+    def capture(layer: int) -> Callable[..., Any]:
+        def hook(module: Any, args: tuple, kwargs: dict) -> Any:
+            # swap the forward's key/value cache for a recorder around it: the suffix method
+            # needs the prefix's keys and values exactly as this attention computes them
+            args = tuple(_KVRecorder(a, kv, layer) if _is_kv_cache(a) else a for a in args)
+            kwargs = {k: _KVRecorder(v, kv, layer) if _is_kv_cache(v) else v for k, v in kwargs.items()}
+            block_args[layer] = _bound_arguments(module, args, kwargs)
+            return args, kwargs
+        return hook
+
+    handles = [block.register_forward_pre_hook(capture(layer), with_kwargs=True) for layer, block in enumerate(blocks)]
+    try:
+        logits, cache = model.run_with_cache(tokens, names_filter=lambda name: name in wanted)
+    finally:
+        for h in handles:
+            h.remove()
+    return BaseRun(tokens, logits, cache, block_args, kv)
 
 
 class _PrefixKV:
     """The corrupted run's keys and values before the recomputed positions, for every row.
 
     The bridge's attention calls ``past_key_values.update(k, v, layer_idx)`` and attends over
-    what it returns, with a causal mask offset by the prefix length: exactly what a suffix
-    needs.
+    what it returns; the attention mask handed to the block covers the prefix too.
     """
 
     def __init__(self, keys: torch.Tensor, values: torch.Tensor, repeats: int) -> None:
         self.keys, self.values, self.repeats = keys, values, repeats
 
-    def update(self, k: torch.Tensor, v: torch.Tensor, layer_idx: int, *args: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    def update(self, k: torch.Tensor, v: torch.Tensor, *args: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
         pk = self.keys.repeat(self.repeats, 1, 1, 1).to(k.dtype)
         pv = self.values.repeat(self.repeats, 1, 1, 1).to(v.dtype)
         return torch.cat([pk, k], dim=2), torch.cat([pv, v], dim=2)
+
+    def get_seq_length(self, *args: Any) -> int:
+        return self.keys.shape[2]
+
+
+class _Probed(Exception):
+    """Raised from inside a block once its attention has computed the keys and values."""
+
+    def __init__(self, k: torch.Tensor, v: torch.Tensor) -> None:
+        super().__init__("keys and values computed")
+        self.k, self.v = k, v
+
+
+class _KVProbe:
+    """A key/value cache that stops the block as soon as its keys and values are known."""
+
+    def update(self, k: torch.Tensor, v: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        raise _Probed(k, v)
+
+
+class _NotRunnable(Exception):
+    """A block argument the suffix method does not know how to cut to the recomputed positions."""
+
+
+def _rows(t: torch.Tensor, batch: int, repeats: int) -> torch.Tensor:
+    """A per-prompt tensor for the stacked variants (a leading 1 broadcasts and stays)."""
+    return t.repeat(repeats, *([1] * (t.dim() - 1))) if repeats > 1 and t.shape[0] == batch and batch > 1 else t
+
+
+def _block_kwargs(base: BaseRun, layer: int, first: int, count: int, repeats: int, cache: Any) -> dict[str, Any]:
+    """What the model's forward handed block ``layer``, cut to positions [first, first+count)
+    of ``repeats`` stacked copies of the batch: rotary position embeddings and position ids at
+    those positions, the attention mask's rows for them (over keys 0..first+count, so sliding
+    windows and padding hold), and ``cache`` (the prefix's keys and values) as the cache."""
+    given = base.block_args[layer] if layer < len(base.block_args) else None
+    if given is None:
+        raise _NotRunnable(f"the arguments the forward hands block {layer} were not seen")
+    stop, seq, B = first + count, base.seq, base.batch
+    out: dict[str, Any] = {}
+    for i, (name, value) in enumerate(given.items()):
+        if i == 0:
+            continue  # the hidden states: the caller gives them
+        if _is_kv_cache(value) or name in ("past_key_values", "layer_past", "past_key_value"):
+            out[name] = cache
+        elif name == "use_cache":
+            out[name] = False
+        elif isinstance(value, torch.Tensor):
+            if name == "attention_mask" and value.dim() == 4 and value.shape[-2:] == (seq, seq):
+                out[name] = _rows(value[:, :, first:stop, :stop], B, repeats)
+            elif name == "position_ids" and value.dim() == 2 and value.shape[-1] == seq:
+                out[name] = _rows(value[:, first:stop], B, repeats)
+            elif name == "cache_position" and value.dim() == 1 and value.shape[0] == seq:
+                out[name] = value[first:stop]
+            elif seq in value.shape:
+                raise _NotRunnable(f"block {layer}'s argument {name!r} ({list(value.shape)}) may vary with position")
+            else:
+                out[name] = value
+        elif name == "position_embeddings" and isinstance(value, (tuple, list)) and \
+                all(isinstance(t, torch.Tensor) and t.dim() >= 2 and t.shape[1] == seq for t in value):
+            # the model's own rotary module's output at every position; a slice is its value at these
+            out[name] = type(value)(_rows(t[:, first:stop], B, repeats) for t in value)
+        elif isinstance(value, (tuple, list, dict)) and any(isinstance(t, torch.Tensor) for t in
+                                                             (value.values() if isinstance(value, dict) else value)):
+            raise _NotRunnable(f"block {layer}'s argument {name!r} holds tensors the suffix method cannot cut")
+        else:
+            out[name] = value
+    return out
+
+
+def _call_block(model: Any, base: BaseRun, layer: int, x: torch.Tensor, first: int, cache: Any,
+                hooks: HookList | None = None) -> torch.Tensor:
+    """blocks[layer] on rows holding positions first.. of stacked copies of the batch."""
+    kwargs = _block_kwargs(base, layer, first, x.shape[1], x.shape[0] // base.batch, cache)
+    if hooks:
+        with model.hooks(fwd_hooks=hooks):
+            out = model.blocks[layer](x, **kwargs)
+    else:
+        out = model.blocks[layer](x, **kwargs)
+    return out[0] if isinstance(out, tuple) else out
+
+
+def _prefix(base: BaseRun, layer: int, start: int, repeats: int) -> _PrefixKV | None:
+    if start == 0:
+        return None
+    recorded = base.kv[layer] if layer < len(base.kv) else None
+    if recorded is None:
+        raise _NotRunnable(f"block {layer}'s attention handed no keys and values to the cache")
+    k, v = recorded
+    return _PrefixKV(k[:, :, :start], v[:, :, :start], repeats)
 
 
 HookList = list[tuple[str, Callable[..., Any]]]
@@ -147,31 +303,36 @@ def _run_blocks(
 
     ``entries`` (ascending) is each variant's first layer: variant i joins the batch at that
     layer, with the base run's residual there (or ``initial(layer, count)``), as rows
-    [i*batch, (i+1)*batch). With ``initial_is_mid`` the rows ``initial`` gives are the residual
-    after the layer's attention (resid_mid), and only the MLP half of that layer runs on them.
-    Positions from ``end`` on are never needed (nothing before them reads them) and are left
-    out. With ``tail``, the last block computes outputs only from position ``tail`` on (the
-    earlier ones only give keys and values). Returns the residual after the last block,
-    [variants*batch, positions, d_model], and its first position.
+    [i*batch, (i+1)*batch). A variant may join at ``n_layers`` (after the last block) with
+    ``initial`` giving its final residual. With ``initial_is_mid`` the rows ``initial`` gives
+    are the residual after the layer's attention (resid_mid), and only the MLP half of that
+    layer runs on them. Positions from ``end`` on are never needed (nothing before them reads
+    them) and are left out. With ``tail``, the last block computes outputs only from position
+    ``tail`` on (the earlier ones only give keys and values). Returns the residual after the
+    last block, [variants*batch, positions, d_model], and its first position.
     """
     n_layers = model.cfg.n_layers
     stop = n_layers if stop is None else stop
     x: torch.Tensor | None = None
+    cut = 0 if tail is None or tail <= start else tail - start
     for layer in range(entries[0], stop):
         joining = sum(1 for e in entries if e == layer)
         rows = None  # the variants joining at this layer, apart from x until they have run it
         if joining:
             rows = initial(layer, joining) if initial is not None else \
                 base.act(get_act_name("resid_pre", layer))[:, start:end].repeat(joining, 1, 1)
-        if tail is not None and tail > start and layer == n_layers - 1:
+        if cut and layer == n_layers - 1:
             # rows that joined earlier need no hook here; the joining rows' patches may sit anywhere
             parts = []
             if x is not None:
                 parts.append(_final_block_tail(model, base, layer, x, start, tail))
             if rows is not None and initial_is_mid:
-                parts.append(_mlp_half(model, layer, rows[:, tail - start:]))
+                parts.append(_mlp_half(model, layer, rows[:, cut:]))
             elif rows is not None:
-                parts.append(_block(model, base, layer, rows, start, hooks.get(layer, []))[:, tail - start:])
+                parts.append(_block(model, base, layer, rows, start, hooks.get(layer, []))[:, cut:])
+            late = sum(1 for e in entries if e >= n_layers)
+            if late:
+                parts.append(initial(n_layers, late)[:, cut:])
             return torch.cat(parts), tail
         if rows is not None and not initial_is_mid:
             x, rows = (rows if x is None else torch.cat([x, rows])), None  # one block call for all rows
@@ -180,64 +341,129 @@ def _run_blocks(
         if rows is not None:  # they entered after the layer's attention: only its MLP half
             rows = _mlp_half(model, layer, rows)
             x = rows if x is None else torch.cat([x, rows])
+    late = sum(1 for e in entries if e >= n_layers) if stop == n_layers else 0
+    if late:  # variants whose whole change is in the final residual
+        rows = initial(n_layers, late)
+        x = rows if x is None else torch.cat([x, rows])
     assert x is not None
     return x, start
 
 
+# -- what a block is made of: checked on the base run, used by the head-output entry and
+#    path patching's frozen shortcut -----------------------------------------------------------
+
+@dataclass
+class _Layout:
+    """How a block combines its halves: sequential (the MLP reads resid_mid) or parallel (the
+    attention and the MLP both read resid_pre), and the norm the MLP reads through."""
+
+    parallel: bool
+    mlp_norm: str  # "ln2", or "ln1" where attention and MLP share the input norm (Phi)
+
+
+def _attn_output(model: Any, layer: int, z: torch.Tensor) -> torch.Tensor:
+    """The attention's contribution to the residual from its heads' z: the output projection,
+    and the post-attention norm where the block has one (Gemma 2 / 3)."""
+    block = model.blocks[layer]
+    out = block.attn.o(z.flatten(-2))
+    if "ln1_post" in (getattr(block, "submodules", None) or {}):
+        out = block.ln1_post(out)
+    return out
+
+
+def _mlp_branch(model: Any, layer: int, x: torch.Tensor, layout: _Layout) -> torch.Tensor:
+    """The MLP's contribution to the residual given the residual it reads."""
+    block = model.blocks[layer]
+    out = block.mlp(getattr(block, layout.mlp_norm)(x))
+    if "ln2_post" in (getattr(block, "submodules", None) or {}):
+        out = block.ln2_post(out)
+    return out
+
+
 def _mlp_half(model: Any, layer: int, resid_mid: torch.Tensor) -> torch.Tensor:
     """The second half of a sequential block: resid_mid + MLP(ln2(resid_mid))."""
-    block = model.blocks[layer]
-    return resid_mid + block.mlp(block.ln2(resid_mid))
+    return resid_mid + _mlp_branch(model, layer, resid_mid, _Layout(False, "ln2"))
 
 
-def _head_entry_check(model: Any, base: BaseRun) -> bool:
-    """Whether a patch of one head's z may enter as resid_mid + (z_clean - z) W_O: the block's
-    attention output is sum_h z_h W_O[h] + b_O and its MLP reads resid_mid (not so where
-    attention and MLP run in parallel), checked on the base run at every layer."""
+def _layout_names(model: Any) -> list[str]:
+    """The activations ``_layout_check`` reads."""
+    n = model.cfg.n_layers
+    names = [get_act_name(a, l) for l in range(n) for a in ("resid_pre", "z", "attn_out")]
+    names += [get_act_name("resid_mid", l) for l in range(n) if get_act_name("resid_mid", l) in model.hook_dict]
+    names.append(get_act_name("resid_post", n - 1))
+    return names
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, scale: float) -> float:
+    """The difference between a and b, relative to scale (exact enough: <= 1e-5)."""
+    return float((a - b).abs().max()) / max(1.0, scale)
+
+
+def _layout_check(model: Any, base: BaseRun) -> tuple[_Layout | None, str | None]:
+    """The blocks' layout, checked on the base run at every layer: the attention output is
+    ``_attn_output(z)``, and the block's output is resid_mid + MLP branch (sequential) or
+    resid_pre + attention output + MLP branch (parallel). Or why not."""
     try:
-        for layer in range(model.cfg.n_layers):
-            attn = model.blocks[layer].attn
-            pre, mid = base.act(get_act_name("resid_pre", layer)), base.act(get_act_name("resid_mid", layer))
-            post = base.act(get_act_name("resid_pre", layer + 1) if layer + 1 < model.cfg.n_layers else get_act_name("resid_post", layer))
-            scale = max(1.0, float(post.abs().max()))
-            attn_out = torch.einsum("bphd,hdm->bpm", base.act(get_act_name("z", layer)), attn.W_O) + attn.b_O
-            if float((pre + attn_out - mid).abs().max()) > 1e-5 * scale or float((_mlp_half(model, layer, mid) - post).abs().max()) > 1e-5 * scale:
-                return False
-        return True
-    except Exception:  # no W_O / b_O / ln2 / mlp as TransformerLens names them
-        return False
+        n = model.cfg.n_layers
+        parallel = get_act_name("resid_mid", 0) not in model.hook_dict
+        norms = ["ln2"] if not parallel else [nm for nm in ("ln2", "ln1") if hasattr(model.blocks[0], nm)]
+        for mlp_norm in norms:
+            layout, reason = _Layout(parallel, mlp_norm), None
+            for layer in range(n):
+                pre = base.act(get_act_name("resid_pre", layer))
+                post = base.act(get_act_name("resid_pre", layer + 1) if layer + 1 < n else get_act_name("resid_post", layer))
+                attn = base.act(get_act_name("attn_out", layer))
+                scale = float(post.abs().max())
+                err = _close(_attn_output(model, layer, base.act(get_act_name("z", layer))), attn, scale)
+                if err > 1e-5:
+                    return None, f"the attention output is not its output projection of z (differs by {err:.1e})"
+                if parallel:
+                    err = _close(pre + attn + _mlp_branch(model, layer, pre, layout), post, scale)
+                else:
+                    mid = base.act(get_act_name("resid_mid", layer))
+                    err = max(_close(pre + attn, mid, scale), _close(mid + _mlp_branch(model, layer, mid, layout), post, scale))
+                if err > 1e-5:
+                    reason = f"the {'parallel' if parallel else 'sequential'} block does not recompose from its halves (differs by {err:.1e})"
+                    break
+            if reason is None:
+                return layout, None
+        return None, reason or "the block has no norm the MLP reads through"
+    except Exception as e:  # no o / ln2 / mlp as the bridge names them
+        return None, f"the block's halves cannot be called ({type(e).__name__}: {str(e)[:160]})"
 
 
 def _final_block_tail(model: Any, base: BaseRun, layer: int, x: torch.Tensor, start: int, tail: int) -> torch.Tensor:
-    """The last block's output from position ``tail`` on: positions start..tail-1 give only keys and values."""
-    block = model.blocks[layer]
-    normed = block.ln1(x[:, : tail - start])
-    d_head = model.cfg.d_head
-
-    def heads(t: torch.Tensor) -> torch.Tensor:
-        return t.reshape(t.shape[0], t.shape[1], -1, d_head).transpose(1, 2)
-
-    k, v = heads(block.attn.k(normed)), heads(block.attn.v(normed))
+    """The last block's output from position ``tail`` on: positions start..tail-1 give only keys
+    and values, taken from the block's own attention, which is stopped once it has them."""
     repeats = x.shape[0] // base.batch
-    base_k = base.act(get_act_name("k", layer)).transpose(1, 2)[:, :, :start].repeat(repeats, 1, 1, 1)
-    base_v = base.act(get_act_name("v", layer)).transpose(1, 2)[:, :, :start].repeat(repeats, 1, 1, 1)
+    head = x[:, : tail - start]
+    try:
+        _call_block(model, base, layer, head, start, _KVProbe())
+        raise _NotRunnable("the last block's attention did not hand its keys to the cache")
+    except _Probed as p:
+        k, v = p.k, p.v
+    recorded = base.kv[layer]
+    if recorded is None:
+        raise _NotRunnable(f"block {layer}'s attention handed no keys and values to the cache")
+    base_k = recorded[0][:, :, :start].repeat(repeats, 1, 1, 1)
+    base_v = recorded[1][:, :, :start].repeat(repeats, 1, 1, 1)
     prefix = _PrefixKV(torch.cat([base_k, k.to(base_k.dtype)], 2), torch.cat([base_v, v.to(base_v.dtype)], 2), 1)
-    out = block(x[:, tail - start:], past_key_values=prefix)
-    return out[0] if isinstance(out, tuple) else out
+    return _call_block(model, base, layer, x[:, tail - start:], tail, prefix)
 
 
 def _block(model: Any, base: BaseRun, layer: int, x: torch.Tensor, start: int, hooks: HookList) -> torch.Tensor:
     """blocks[layer] on rows holding positions start.. of the stacked variants, with hooks."""
-    kwargs: dict[str, Any] = {}
-    if start > 0:
-        kwargs["past_key_values"] = _PrefixKV(
-            base.act(get_act_name("k", layer)).transpose(1, 2)[:, :, :start],
-            base.act(get_act_name("v", layer)).transpose(1, 2)[:, :, :start],
-            x.shape[0] // base.batch,
-        )
-    with model.hooks(fwd_hooks=hooks):
-        out = model.blocks[layer](x, **kwargs)
-    return out[0] if isinstance(out, tuple) else out
+    return _call_block(model, base, layer, x, start, _prefix(base, layer, start, x.shape[0] // base.batch), hooks)
+
+
+def _final_stage(model: Any, x: torch.Tensor) -> torch.Tensor:
+    """Logits from the final residual through the model's own final stage: its final norm,
+    its unembedding, and the post-unembedding transform its adapter declares (Gemma 2's
+    final logit soft-cap, Granite's / Cohere's scaling)."""
+    logits = model.unembed(model.ln_final(x))
+    adapter = getattr(model, "adapter", None)
+    transform = getattr(adapter, "apply_output_logits_transform", None)
+    return transform(logits) if transform is not None else logits
 
 
 def _readout(model: Any, base: BaseRun, x: torch.Tensor, start: int, metric: Metric) -> torch.Tensor:
@@ -248,15 +474,15 @@ def _readout(model: Any, base: BaseRun, x: torch.Tensor, start: int, metric: Met
     B, n = base.batch, base.seq
     V = x.shape[0] // B
     if metric.positions is None:
-        suffix = model.unembed(model.ln_final(x))
+        suffix = _final_stage(model, x)
         prefix = base.logits[:, :start].repeat(V, 1, 1)
-        return torch.cat([prefix, suffix], dim=1).view(V, B, n, -1)
+        return torch.cat([prefix, suffix.to(prefix.dtype)], dim=1).view(V, B, n, -1)
     positions = metric.positions.to(x.device)
     index = (positions - start).clamp(min=0)
     rows = torch.arange(B, device=x.device)[:, None]
     picked = x.view(V, B, x.shape[1], x.shape[2])[:, rows, index]  # [V, B, k, d_model]
     k = positions.shape[1]
-    logits = model.unembed(model.ln_final(picked.reshape(V * B, k, -1))).view(V, B, k, -1)
+    logits = _final_stage(model, picked.reshape(V * B, k, -1)).view(V, B, k, -1)
     before = positions < start
     if bool(before.any()):
         logits[:, before] = metric.select(base.logits)[before].to(logits.dtype)
@@ -281,19 +507,21 @@ def _suffix_check(model: Any, base: BaseRun) -> tuple[str | None, bool]:
         start = base.seq // 2
         x, _ = _run_blocks(model, base, [0], start, {})
         final = base.act(get_act_name("resid_post", model.cfg.n_layers - 1))
-        logits = model.unembed(model.ln_final(final[:, -1:]))
+        logits = _final_stage(model, final[:, -1:])
         scale = max(1.0, float(final.abs().max()))
         resid_err = float((x - final[:, start:]).abs().max())
         logit_err = float((logits - base.logits[:, -1:]).abs().max())
         if resid_err > 1e-5 * scale or logit_err > 1e-5 * max(1.0, float(base.logits.abs().max())):
             return f"running the blocks from cached residuals differs from the forward (residual {resid_err:.2e}, logits {logit_err:.2e})", False
+    except _NotRunnable as e:
+        return str(e), False
     except Exception as e:  # any failure means: use the model's own forward instead
         return f"calling the blocks directly failed ({type(e).__name__}: {str(e)[:200]})", False
     try:
         x, first = _run_blocks(model, base, [0, 0], start, {}, tail=base.seq - 1)
         tail_err = float((x.view(2, base.batch, -1, x.shape[-1])[:, :, 0] - final[:, -1]).abs().max())
         return None, first == base.seq - 1 and tail_err <= 1e-5 * scale
-    except Exception:  # ln1 / attn.k / attn.v are not what the block computes keys and values with
+    except Exception:  # the last block's keys and values cannot be had apart from its outputs
         return None, False
 
 
@@ -431,6 +659,7 @@ def _evaluate_variants(
     stats: dict[str, int] | None = None,
     tail_ok: bool = False,
     make_entry: Callable[[list[Any], int, int], Callable[[int, int], torch.Tensor]] | None = None,
+    entry_is_mid: bool = True,
 ) -> list[torch.Tensor]:
     """Run variants in stacked chunks and return the metric of each, in the order given.
 
@@ -439,7 +668,8 @@ def _evaluate_variants(
     all at the embedding. Under the suffix method, variants are grouped by their first changed
     position and enter at their own layer; under the batched method, all start at the embedding.
     With ``make_entry(chunk, start, end)`` (suffix method) the variants need no hooks: they
-    enter their layer after its attention, with the rows ``_run_blocks``' ``initial`` gives.
+    enter with the rows ``_run_blocks``' ``initial`` gives, after their layer's attention
+    (``entry_is_mid``) or, for parallel blocks, at the next layer.
     """
     total = total if total is not None else len(variants)
     results: list[torch.Tensor | None] = [None] * len(variants)
@@ -477,7 +707,7 @@ def _evaluate_variants(
                 entries = [entry_of(v) for v in part]
                 if make_entry is not None:
                     x, first = _run_blocks(model, base, entries, start, {}, stop=stop, initial=make_entry(part, start, end),
-                                           end=end, tail=tail, initial_is_mid=True)
+                                           end=end, tail=tail, initial_is_mid=entry_is_mid)
                 else:
                     x, first = _run_blocks(model, base, entries, start, make_hooks(part, start, True), stop=stop, end=end, tail=tail)
                 logits = _readout(model, base, x, first, metric)
@@ -501,11 +731,12 @@ def _sweep_kind(
     chunk_size: int | None, memory_mb: float | None, done_before: int = 0, total: int | None = None,
     stats: dict[str, int] | None = None,
     tail_ok: bool = False,
-    head_entry_ok: bool = False,
+    layout: _Layout | None = None,
 ) -> torch.Tensor:
     act, axes = KINDS[kind]
     sizes = _axis_sizes(model, act, axes, base.seq)
     B = base.batch
+    head_entry = act == "z" and layout is not None  # layout: the suffix method, checked on this model
     variants = []
     for cell in itertools.product(*[range(n) for n in sizes]):
         name = get_act_name(act, cell[0])
@@ -526,32 +757,42 @@ def _sweep_kind(
             hooks[layer_of[name]].append((name, _variants_hook(B, items)))
         return hooks
 
+    def entry_of(v: _Variant) -> int:
+        return v.layer + 1 if head_entry and layout.parallel else v.layer
+
     def make_entry(part: list[_Variant], start: int, end: int) -> Callable[[int, int], torch.Tensor]:
         def rows(layer: int, count: int) -> torch.Tensor:
-            # a patch of head h's z changes the attention output by (z_clean - z)[h] W_O[h]
-            joining = [v for v in part if v.layer == layer]
-            mid = base.act(get_act_name("resid_mid", layer))[:, start:end]
-            W_O = model.blocks[layer].attn.W_O
-            name = get_act_name("z", layer)
-            diff = clean_cache[name][:, start:end].to(mid.device) - base.act(name)[:, start:end]
-            out = []
-            for v in joining:
+            # a patch of heads' z changes the residual by exactly the change of the attention's
+            # output (the model's own output projection and post-attention norm); a sequential
+            # block's MLP then runs on resid_mid, a parallel block's layer is already complete
+            joining = [v for v in part if entry_of(v) == layer]
+            src = joining[0].layer
+            name = get_act_name("z", src)
+            z_base, z_clean = base.act(name)[:, start:end], clean_cache[name][:, start:end].to(base.act(name).device)
+            z = z_base.repeat(count, 1, 1, 1)
+            rows_z = z.view(count, B, *z.shape[1:])
+            for i, v in enumerate(joining):
                 head = v.cell[-1]
-                d = diff[:, :, head]
                 if axes == ("layer", "pos", "head"):  # one position only
-                    d = torch.zeros_like(d)
-                    d[:, v.cell[1] - start] = diff[:, v.cell[1] - start, head]
-                out.append(mid + d @ W_O[head])
-            return torch.cat(out)
+                    rows_z[i, :, v.cell[1] - start, head] = z_clean[:, v.cell[1] - start, head]
+                else:
+                    rows_z[i, :, :, head] = z_clean[:, :, head]
+            attn_base = base.act(get_act_name("attn_out", src))[:, start:end]
+            if layout.parallel:
+                into = base.act(get_act_name("resid_pre", src + 1) if src + 1 < model.cfg.n_layers else get_act_name("resid_post", src))
+            else:
+                into = base.act(get_act_name("resid_mid", src))
+            into = into[:, start:end].repeat(count, 1, 1)
+            return into + (_attn_output(model, src, z) - attn_base.repeat(count, 1, 1))
         return rows
 
     read = base.seq if metric.positions is None else metric.positions.shape[1]
     chunk = _chunk_size(model, B, base.seq, read, chunk_size, memory_mb)
-    head_entry = act == "z" and head_entry_ok  # head_entry_ok: the suffix method, checked on this model
     values = _evaluate_variants(s, model, base, variants, metric, method, chunk, make_hooks,
-                                entry_of=lambda v: v.layer, start_of=lambda v: v.start,
+                                entry_of=entry_of, start_of=lambda v: v.start,
                                 label=f"patching {kind}", done_before=done_before, total=total, stats=stats, tail_ok=tail_ok,
-                                make_entry=make_entry if head_entry else None)
+                                make_entry=make_entry if head_entry else None,
+                                entry_is_mid=not (head_entry and layout.parallel))
     stacked = torch.stack(values)
     return stacked.view(*sizes, *stacked.shape[1:])
 
@@ -620,6 +861,12 @@ def _sweep_inputs(model: Any, name: str, clean: Any, corrupted: Any, clean_cache
             f"heads for {model.cfg.n_heads} heads: run the k / v sweeps on their own")
     acts = sorted({KINDS[k][0] for k in sub_kinds})
     need = [get_act_name(a, l) for a in acts for l in range(model.cfg.n_layers)]
+    absent = [n for n in need if n not in model.hook_dict]
+    if absent:
+        raise LensError(f"{name} patches {absent[0]}, which this model does not have"
+                        + (" (its blocks run attention and MLP in parallel: there is no residual between them; patch "
+                           "resid_pre, attn_out or mlp_out instead)" if "resid_mid" in absent[0] else "") + "; see model.hook_names",
+                        "unknown_hook")
 
     clean_logits, clean_tokens = None, None
     if clean is not None:
@@ -687,18 +934,21 @@ def sweep(
     name = _canonical_kind(kind)
     inputs = _sweep_inputs(model, name, clean, corrupted, clean_cache, prepend_bos, padding_side)
     patches_z = any(KINDS[k][0] == "z" for k in inputs.sub_kinds)
-    mids = [get_act_name("resid_mid", l) for l in range(model.cfg.n_layers)] if patches_z else []
-    base = _run_base(model, inputs.corrupted_tokens, _base_names(model, inputs.need + mids))
+    base = _run_base(model, inputs.corrupted_tokens, _base_names(model, inputs.need + (_layout_names(model) if patches_z else [])))
     m = metric_from_spec(s, model, metric, inputs.corrupted_tokens, last_positions=inputs.last,
                          clean_logits=inputs.clean_logits, corrupted_logits=base.logits)
     chosen, reason, tail_ok = _choose_method(model, base, method)
-    head_entry_ok = chosen == "suffix" and patches_z and _head_entry_check(model, base)
+    layout, entry_reason = _layout_check(model, base) if chosen == "suffix" and patches_z else (None, None)
+    if s is not None and reason is not None:
+        s.progress(0, 1, f"patching {name}: the fast (suffix) method is off on this model, running the full forward per patch: {reason}")
+    if s is not None and entry_reason is not None:
+        s.progress(0, 1, f"patching {name}: head outputs go through hooks, not the head-output entry: {entry_reason}")
 
     sizes = [math.prod(_axis_sizes(model, *KINDS[k], base.seq)) for k in inputs.sub_kinds]
     results, done, stats = [], 0, {}
     for k, size in zip(inputs.sub_kinds, sizes):
         results.append(_sweep_kind(s, model, base, inputs.clean_cache, k, m, chosen, chunk_size, memory_mb, done, sum(sizes), stats,
-                                   tail_ok, head_entry_ok))
+                                   tail_ok, layout))
         done += size
 
     values, axes, labels = _grid(model, name, inputs, results)
@@ -713,7 +963,9 @@ def sweep(
         "method": chosen,
         "fallback_reason": reason,
         "last_block_tail": tail_ok,  # the last block computed only the positions the metric reads
-        "head_entry": head_entry_ok,  # head-output patches entered their layer after its attention
+        "head_entry": layout is not None,  # head-output patches entered the residual after their attention
+        "head_entry_reason": entry_reason,  # why head-output patches went through hooks instead (None: not needed or entered)
+        "parallel_blocks": None if layout is None else layout.parallel,
         "patches": sum(sizes),
         # patches that cannot change what the metric reads (they write the value already there,
         # or sit after every read position): their value is the corrupted run's, not re-run
@@ -912,35 +1164,6 @@ def _parse_receivers(model: Any, spec: Any) -> _Receivers:
     return out
 
 
-def _frozen_check(model: Any, base: BaseRun) -> str | None:
-    """Why a block with every head frozen cannot be computed as ``x + attn_out; x + mlp(ln2(x))``.
-
-    That is the sequential pre-norm block (GPT-2, LLaMA, ...); parallel attention / MLP and
-    post-norm blocks differ, and the numeric check below catches them.
-    """
-    try:
-        if getattr(model.cfg, "parallel_attn_mlp", False):
-            return "parallel attention and MLP"
-        for block in model.blocks:
-            subs = getattr(block, "submodules", {}) or {}
-            if not all(hasattr(block, n) for n in ("ln2", "mlp")) or not hasattr(block.attn, "o") or "ln1_post" in subs or "ln2_post" in subs:
-                return "the blocks are not sequential pre-norm blocks"
-        x = base.act(get_act_name("resid_pre", 0))
-        for layer, block in enumerate(model.blocks):
-            attn = base.act(get_act_name("attn_out", layer))
-            if layer == 0:
-                remade = block.attn.o(base.act(get_act_name("z", 0)).flatten(-2))
-                if float((remade - attn).abs().max()) > 1e-5 * max(1.0, float(attn.abs().max())):
-                    return "the attention output is not o(z)"
-            x = x + attn
-            x = x + block.mlp(block.ln2(x))
-        final = base.act(get_act_name("resid_post", model.cfg.n_layers - 1))
-        err = float((x - final).abs().max())
-        return None if err <= 1e-5 * max(1.0, float(final.abs().max())) else f"the frozen block differs by {err:.2e}"
-    except Exception as e:
-        return f"{type(e).__name__}: {str(e)[:200]}"
-
-
 def _first_difference(base: BaseRun, source: BaseRun, names: list[str]) -> int | None:
     """The first position at which any of the named activations differs between the runs."""
     differs = torch.zeros(base.seq, dtype=torch.bool)
@@ -953,7 +1176,7 @@ def _first_difference(base: BaseRun, source: BaseRun, names: list[str]) -> int |
 
 def path_patch_values(
     s: Session | None, model: Any, base: BaseRun, source: BaseRun, receivers: _Receivers, metric: Metric,
-    senders: list[tuple[int, int]], method: str, chunk: int, frozen_shortcut: bool = False, start: int = 0,
+    senders: list[tuple[int, int]], method: str, chunk: int, layout: _Layout | None = None, start: int = 0,
 ) -> list[torch.Tensor]:
     """The metric with each sender head's path to the receivers patched (base run, sender from ``source``).
 
@@ -962,10 +1185,10 @@ def path_patch_values(
     norms recompute, as in Wang et al. and the seed). Step 2: the base run with only the
     receivers' activations replaced by the recorded ones.
 
-    With ``frozen_shortcut`` (suffix method, checked by ``_frozen_check``), a step-1 layer
-    whose heads are all frozen skips its attention: its output is the base run's attn_out
-    (the sender's layer: ``o(z)`` with the sender's z swapped in), so only ln2 and the MLP
-    run there. Layers whose heads are receivers still run whole, with hooks. The suffix
+    With a checked block ``layout`` (the frozen shortcut; suffix method, ``_layout_check``), a
+    step-1 layer whose heads are all frozen skips its attention: its output is the base run's
+    attn_out (the sender's layer: ``_attn_output(z)`` with the sender's z swapped in), so only
+    the MLP branch runs there (on resid_mid, or on resid_pre for parallel blocks). Layers whose heads are receivers still run whole, with hooks. The suffix
     method recomputes positions ``start``.. only (before it the base and source runs agree,
     so every step equals the base run there).
     """
@@ -1025,7 +1248,6 @@ def path_patch_values(
                 rows = base.act(get_act_name("resid_pre", layer))[:, start:].repeat(len(joining), 1, 1)
                 x = rows if x is None else torch.cat([x, rows])
             assert x is not None
-            block = model.blocks[layer]
             if layer in head_layers:
                 x = _block(model, base, layer, x, start, hooks.get(layer, []))
                 continue
@@ -1039,11 +1261,14 @@ def path_patch_values(
                 rows_z = z.view(len(joining), B, *z.shape[1:])
                 for i, (_, head) in enumerate(joining):
                     rows_z[i, :, :, head] = source.act(z_name)[:, start:, head]
-                attn[joining[0][0] * B:] = block.attn.o(z.flatten(-2))  # the joining slots come last
-            x = x + attn
-            if names["resid_mid"] in capture_names:
-                record(captured, len(part), names["resid_mid"], x)
-            x = x + block.mlp(block.ln2(x))
+                attn[joining[0][0] * B:] = _attn_output(model, layer, z)  # the joining slots come last
+            if layout.parallel:  # the MLP reads the block's input, beside the attention
+                x = x + attn + _mlp_branch(model, layer, x, layout)
+            else:
+                x = x + attn
+                if names["resid_mid"] in capture_names:
+                    record(captured, len(part), names["resid_mid"], x)
+                x = x + _mlp_branch(model, layer, x, layout)
             if names["resid_post"] in capture_names:
                 record(captured, len(part), names["resid_post"], x)
 
@@ -1084,7 +1309,7 @@ def path_patch_values(
         part = ordered[c:c + chunk]
         V = len(part)
         captured: dict[str, torch.Tensor] = {}
-        if method == "suffix" and frozen_shortcut:
+        if method == "suffix" and layout is not None:
             step1_frozen(part, captured)
         elif method == "suffix":
             hooks1 = step1_hooks(part, captured, part[0][0])
@@ -1136,7 +1361,9 @@ def path_patch(
     Returns ``values`` [n_layers, n_heads, metric shape]; senders with no path to a receiver
     hold the unpatched base run's value, senders outside ``sender_layers`` hold NaN.
     ``frozen_shortcut`` lets step 1 skip the attention of layers whose heads are all frozen
-    (used where ``_frozen_check`` shows it exact; hooks inside those attentions do not fire).
+    (used where ``_layout_check`` shows it exact; hooks inside those attentions do not fire).
+    The result says which method ran (``method``, ``frozen_shortcut``) and, where a fast path
+    was not taken, why (``fallback_reason``, ``frozen_shortcut_reason``).
     """
     t0 = time.perf_counter()
     require(direction in DIRECTIONS, f"direction must be one of {list(DIRECTIONS)}, got {direction!r}")
@@ -1149,7 +1376,7 @@ def path_patch(
             f"sender_layers must be a list of layers in [{-n_layers}, {n_layers - 1}], got {sender_layers!r}")
     sender_layers = sorted({l % n_layers for l in sender_layers})
 
-    extra = [get_act_name(a, l) for a in ("z", "attn_out") for l in range(n_layers)] + recv.hook_names()
+    extra = _layout_names(model) + recv.hook_names()
     names = _base_names(model, extra)
     clean_run = _run_base(model, clean_tokens, names)
     corrupted_run = _run_base(model, corrupted_tokens, names)
@@ -1166,8 +1393,14 @@ def path_patch(
     read = base.seq if m.positions is None else m.positions.shape[1]
     chunk = _chunk_size(model, base.batch, base.seq, read, chunk_size, memory_mb)
     base_value = torch.as_tensor(m(base.logits)).detach().float().cpu()
-    shortcut = chosen == "suffix" and frozen_shortcut and _frozen_check(model, base) is None
-    values = path_patch_values(s, model, base, source, recv, m, senders, chosen, chunk, shortcut, start or 0) if senders else []
+    layout, shortcut_reason = (None, None)
+    if chosen == "suffix" and frozen_shortcut:
+        layout, shortcut_reason = _layout_check(model, base)
+    if reason is not None:
+        s.progress(0, 1, f"path patching: the fast (suffix) method is off on this model, running the full forward per sender: {reason}")
+    if shortcut_reason is not None:
+        s.progress(0, 1, f"path patching: frozen layers run their attention (no frozen shortcut): {shortcut_reason}")
+    values = path_patch_values(s, model, base, source, recv, m, senders, chosen, chunk, layout, start or 0) if senders else []
     grid = torch.full((n_layers, n_heads, *base_value.shape), float("nan"))
     for l in sender_layers:
         grid[l] = base_value
@@ -1187,7 +1420,8 @@ def path_patch(
         "first_difference": start,  # the runs agree before this position; only later ones are recomputed
         "chunk_size": chunk,
         "method": chosen,
-        "frozen_shortcut": shortcut,
+        "frozen_shortcut": layout is not None,
+        "frozen_shortcut_reason": shortcut_reason,
         "fallback_reason": reason,
         "seconds": time.perf_counter() - t0,
     }

@@ -225,7 +225,11 @@ public final class DirectLogitAttribution {
         HEAD,
         /** get_full_resid_decomposition(expand_neurons=False): heads, MLPs, embeddings, bias; these add up to the logit difference */
         COMPONENT,
-        /** accumulated_resid(incl_mid=True): the logit lens of the logit difference (seed 001's line plot) */
+        /**
+         * accumulated_resid(incl_mid=...): the logit lens of the logit difference (seed 001's line plot); incl_mid is true
+         * where the blocks have a residual between attention and MLP, false where they run in parallel (GPT-NeoX, Phi),
+         * or as given to {@link #logitDiff(Model, ActivationCache, List, By, int, Boolean)}
+         */
         ACCUMULATED;
 
         String wire() {
@@ -249,9 +253,18 @@ public final class DirectLogitAttribution {
      * @param answerTokenIds [prompt][correct, incorrect]
      * @param nLayers the model's layers
      * @param nHeads the model's heads per layer
+     * @param outputTransform the transform the model applies to its logits after the unembedding (Gemma 2's final
+     *     soft-cap), in words; DLA is linear and stops before it, so {@code logitDiff} is the difference before it. Null
+     *     where the unembedding is the model's output
      */
     public record Attribution(String by, List<String> labels, double[] values, double[][] perPrompt, double logitDiff,
-                              int[][] answerTokenIds, int nLayers, int nHeads) {
+                              int[][] answerTokenIds, int nLayers, int nHeads, String outputTransform) {
+
+        /** An attribution of a model without a post-unembedding transform. */
+        public Attribution(String by, List<String> labels, double[] values, double[][] perPrompt, double logitDiff,
+                           int[][] answerTokenIds, int nLayers, int nHeads) {
+            this(by, labels, values, perPrompt, logitDiff, answerTokenIds, nLayers, nHeads, null);
+        }
 
         /** The per-head values as [layer][head] (only for {@link By#HEAD}). */
         public double[][] headGrid() {
@@ -322,15 +335,31 @@ public final class DirectLogitAttribution {
      * @param answers one pair for every prompt of the cache, or one pair per prompt
      */
     public static Attribution logitDiff(Model model, ActivationCache cache, List<AnswerPair> answers, By by, int position) {
+        return logitDiff(model, cache, answers, by, position, null);
+    }
+
+    /**
+     * The attribution of the logit difference at {@code position}, with {@code inclMid} for {@link By#ACCUMULATED}
+     * (null: as the architecture has it; true on a model with parallel blocks is an error naming the choice).
+     *
+     * <pre>{@code
+     * var acc = DirectLogitAttribution.logitDiff(model, cache, answers, DirectLogitAttribution.By.ACCUMULATED, -1, false);
+     * }</pre>
+     */
+    public static Attribution logitDiff(Model model, ActivationCache cache, List<AnswerPair> answers, By by, int position, Boolean inclMid) {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(by, "by");
         Lens lens = model.lens();
-        JsonNode v = call(cache, "analysis.logit_diff_attribution", Args.of("model", model.ref(), "answers", AnswerPair.wire(answers),
-                "by", by.wire(), "position", position));
+        Args args = Args.of("model", model.ref(), "answers", AnswerPair.wire(answers), "by", by.wire(), "position", position);
+        if (inclMid != null) {
+            args.put("incl_mid", inclMid);
+        }
+        JsonNode v = call(cache, "analysis.logit_diff_attribution", args);
         int nLayers = model.cfg().nLayers();
         int nHeads = model.cfg().nHeads();
         double[] values = Wire.flat(lens, v.get("attributions"));
         return new Attribution(v.get("by").asText(), Wire.strings(v.get("labels")), values, Wire.d2(lens, v.get("per_prompt")),
-                Wire.number(v.get("logit_diff")), Wire.ints2(v.get("answer_token_ids")), nLayers, nHeads);
+                Wire.number(v.get("logit_diff")), Wire.ints2(v.get("answer_token_ids")), nLayers, nHeads,
+                v.hasNonNull("output_transform") ? v.get("output_transform").asText() : null);
     }
 }

@@ -37,9 +37,16 @@ public final class LogitLens {
 
     /** Where each row of the lens comes from. */
     public enum Source {
-        /** Seed 003: {@code unembed(blocks.L.ln2.hook_normalized)}; rows {@code 0_ln2}, {@code 1_ln2}, ... */
+        /**
+         * Seed 003: {@code unembed(blocks.L.ln2.hook_normalized)}; rows {@code 0_ln2}, {@code 1_ln2}, ... Models whose
+         * blocks have no ln2 (Phi: attention and MLP share the input norm) have no such rows: use RESID_POST or ACCUMULATED_RESID.
+         */
         LN2_NORMALIZED,
-        /** {@code unembed(ln_final(blocks.L.hook_resid_post))}; the last row is the model's output. Rows {@code 0_post}, ... */
+        /**
+         * {@code unembed(ln_final(blocks.L.hook_resid_post))}, rows {@code 0_post}, ... The last row is the model's output
+         * where the unembedding is the model's last step; a model that transforms its logits after it (Gemma 2's final
+         * soft-cap) needs {@link Options#withOutputTransform(boolean)} for that (see {@link Result#outputTransform()}).
+         */
         RESID_POST,
         /**
          * Seed 001: {@code cache.accumulated_resid()} rows through {@code apply_ln_to_stack(layer=-1)} (the final
@@ -67,9 +74,11 @@ public final class LogitLens {
      * @param inclMid with ACCUMULATED_RESID, also the residual stream between attention and MLP
      * @param recomputeLn with ACCUMULATED_RESID, normalize each row with its own statistics (TransformerLens' {@code apply_ln=True})
      * @param prependBos null: the model's default
+     * @param outputTransform pass every row through the model's own post-unembedding transform (Gemma 2's final logit
+     *     soft-cap); off by default, as in TransformerLens
      */
     public record Options(Source source, List<Integer> rows, List<Integer> positions, int topK, Object target, boolean inclMid,
-                          boolean recomputeLn, Boolean prependBos) {
+                          boolean recomputeLn, Boolean prependBos, boolean outputTransform) {
         public Options {
             Objects.requireNonNull(source, "source");
             rows = Wire.checkedList(rows, "rows");
@@ -81,44 +90,55 @@ public final class LogitLens {
             }
         }
 
+        /** Options without the output transform. */
+        public Options(Source source, List<Integer> rows, List<Integer> positions, int topK, Object target, boolean inclMid,
+                       boolean recomputeLn, Boolean prependBos) {
+            this(source, rows, positions, topK, target, inclMid, recomputeLn, prependBos, false);
+        }
+
         public static Options defaults() {
             return new Options(Source.LN2_NORMALIZED, null, null, 5, null, false, false, null);
         }
 
+        /** Rows through the model's own post-unembedding transform (Gemma 2's soft-cap), so the last RESID_POST row is its output. */
+        public Options withOutputTransform(boolean value) {
+            return new Options(source, rows, positions, topK, target, inclMid, recomputeLn, prependBos, value);
+        }
+
         public Options withSource(Source value) {
-            return new Options(value, rows, positions, topK, target, inclMid, recomputeLn, prependBos);
+            return new Options(value, rows, positions, topK, target, inclMid, recomputeLn, prependBos, outputTransform);
         }
 
         public Options withRows(List<Integer> value) {
-            return new Options(source, value, positions, topK, target, inclMid, recomputeLn, prependBos);
+            return new Options(source, value, positions, topK, target, inclMid, recomputeLn, prependBos, outputTransform);
         }
 
         public Options withPositions(List<Integer> value) {
-            return new Options(source, rows, value, topK, target, inclMid, recomputeLn, prependBos);
+            return new Options(source, rows, value, topK, target, inclMid, recomputeLn, prependBos, outputTransform);
         }
 
         public Options withTopK(int value) {
-            return new Options(source, rows, positions, value, target, inclMid, recomputeLn, prependBos);
+            return new Options(source, rows, positions, value, target, inclMid, recomputeLn, prependBos, outputTransform);
         }
 
         public Options withTarget(String value) {
-            return new Options(source, rows, positions, topK, value, inclMid, recomputeLn, prependBos);
+            return new Options(source, rows, positions, topK, value, inclMid, recomputeLn, prependBos, outputTransform);
         }
 
         public Options withTarget(int tokenId) {
-            return new Options(source, rows, positions, topK, tokenId, inclMid, recomputeLn, prependBos);
+            return new Options(source, rows, positions, topK, tokenId, inclMid, recomputeLn, prependBos, outputTransform);
         }
 
         public Options withInclMid(boolean value) {
-            return new Options(source, rows, positions, topK, target, value, recomputeLn, prependBos);
+            return new Options(source, rows, positions, topK, target, value, recomputeLn, prependBos, outputTransform);
         }
 
         public Options withRecomputeLn(boolean value) {
-            return new Options(source, rows, positions, topK, target, inclMid, value, prependBos);
+            return new Options(source, rows, positions, topK, target, inclMid, value, prependBos, outputTransform);
         }
 
         public Options withPrependBos(Boolean value) {
-            return new Options(source, rows, positions, topK, target, inclMid, recomputeLn, value);
+            return new Options(source, rows, positions, topK, target, inclMid, recomputeLn, value, outputTransform);
         }
     }
 
@@ -142,10 +162,22 @@ public final class LogitLens {
      * @param targetId the target token's id, or null
      * @param targetProbs [row][prompt][position], or null without a target
      * @param targetRanks [row][prompt][position] (0 = top), or null without a target
+     * @param outputTransform the model's post-unembedding transform in words (such as "final logit soft-cap 30 *
+     *     tanh(logits / 30)"), or null where the unembedding is its output
+     * @param outputTransformApplied whether the rows went through it ({@link Options#withOutputTransform(boolean)})
      */
     public record Result(String source, List<String> labels, int[] rows, int[] positions, List<List<String>> strTokens,
                          long[][][][] topTokenIds, String[][][][] topTokens, double[][][][] topProbs, double[][][] kl,
-                         Integer targetId, double[][][] targetProbs, long[][][] targetRanks) {
+                         Integer targetId, double[][][] targetProbs, long[][][] targetRanks, String outputTransform,
+                         boolean outputTransformApplied) {
+
+        /** A result of a model without a post-unembedding transform. */
+        public Result(String source, List<String> labels, int[] rows, int[] positions, List<List<String>> strTokens,
+                      long[][][][] topTokenIds, String[][][][] topTokens, double[][][][] topProbs, double[][][] kl,
+                      Integer targetId, double[][][] targetProbs, long[][][] targetRanks) {
+            this(source, labels, rows, positions, strTokens, topTokenIds, topTokens, topProbs, kl, targetId, targetProbs, targetRanks,
+                    null, false);
+        }
 
         /** Seed 003's grid: KL at [position][row] for one prompt. */
         public double[][] klGrid(int prompt) {
@@ -209,7 +241,7 @@ public final class LogitLens {
         Args args = Args.of("model", model.ref(), "input", lens.ops().input(input), "layers", options.rows(),
                 "positions", options.positions(), "top_k", options.topK(), "target", options.target(),
                 "source", options.source().wire(), "incl_mid", options.inclMid(), "recompute_ln", options.recomputeLn(),
-                "prepend_bos", options.prependBos());
+                "prepend_bos", options.prependBos(), "output_transform", options.outputTransform());
         JsonNode v = lens.ops().call("analysis.logit_lens", args.map()).value();
         boolean hasTarget = v.has("target_id");
         return new Result(v.get("source").asText(), Wire.strings(v.get("labels")), Wire.ints(v.get("rows")), Wire.ints(v.get("positions")),
@@ -217,6 +249,7 @@ public final class LogitLens {
                 Wire.d4(lens, v.get("top_probs")), Wire.d3(lens, v.get("kl")),
                 hasTarget ? v.get("target_id").asInt() : null,
                 hasTarget ? Wire.d3(lens, v.get("target_probs")) : null,
-                hasTarget ? Wire.l3(lens, v.get("target_ranks")) : null);
+                hasTarget ? Wire.l3(lens, v.get("target_ranks")) : null,
+                v.hasNonNull("output_transform") ? v.get("output_transform").asText() : null, v.path("output_transform_applied").asBoolean(false));
     }
 }

@@ -61,13 +61,22 @@ public final class Patching {
      * @param method "suffix" (recompute after the patch), "batched" (whole forward per variant) or
      *     "attribution" (a first-order estimate, from {@link #attribution})
      * @param seconds the time the worker took
+     * @param fastPath the fast paths taken, and why not where one was not (see {@link FastPath})
      */
     public record Result(String kind, List<String> axes, int[] shape, double[] values, List<String> patchTypes,
-                         List<List<String>> tokens, double cleanValue, double corruptedValue, String method, double seconds) {
+                         List<List<String>> tokens, double cleanValue, double corruptedValue, String method, double seconds,
+                         FastPath fastPath) {
+
+        /** A result that records only its method. */
+        public Result(String kind, List<String> axes, int[] shape, double[] values, List<String> patchTypes,
+                      List<List<String>> tokens, double cleanValue, double corruptedValue, String method, double seconds) {
+            this(kind, axes, shape, values, patchTypes, tokens, cleanValue, corruptedValue, method, seconds, FastPath.of(method));
+        }
 
         Result withValues(Lens lens, JsonNode tensor) {
             Object[] f = flat(lens, tensor);
-            return new Result(kind, axes, (int[]) f[0], (double[]) f[1], patchTypes, tokens, cleanValue, corruptedValue, method, seconds);
+            return new Result(kind, axes, (int[]) f[0], (double[]) f[1], patchTypes, tokens, cleanValue, corruptedValue, method, seconds,
+                    fastPath);
         }
 
         /** The value at one cell, indices in the order of {@link #axes()}. */
@@ -191,9 +200,11 @@ public final class Patching {
                     "metric", m.spec(), "kind", kind.wire());
             JsonNode v = lens.ops().call(op, args.map(), List.of(), progress).value();
             List<String> patchTypes = strings(v.path("labels").path("patch_type"));
+            FastPath fastPath = FastPath.of(v);
+            fastPath.report("patching " + kind.wire(), progress);
             return new Result(v.get("kind").asText(), strings(v.get("axes")), null, null, patchTypes, tokens(v.get("labels")),
                     v.path("clean_value").asDouble(Double.NaN), v.path("corrupted_value").asDouble(Double.NaN),
-                    v.path("method").asText(), v.path("seconds").asDouble()).withValues(lens, v.get("values"));
+                    v.path("method").asText(), v.path("seconds").asDouble(), fastPath).withValues(lens, v.get("values"));
         }
     }
 

@@ -74,9 +74,17 @@ public final class PathPatching {
      * @param baseValue the metric on the unpatched run the paths are patched into
      * @param method "suffix" or "batched"
      * @param seconds the time the worker took
+     * @param fastPath the fast paths taken, and why not where one was not (see {@link FastPath})
      */
     public record Result(Map<String, Object> receivers, Direction direction, double[][] values, List<List<String>> tokens,
-                         double cleanValue, double corruptedValue, double baseValue, String method, double seconds) {
+                         double cleanValue, double corruptedValue, double baseValue, String method, double seconds,
+                         FastPath fastPath) {
+
+        /** A result that records only its method. */
+        public Result(Map<String, Object> receivers, Direction direction, double[][] values, List<List<String>> tokens,
+                      double cleanValue, double corruptedValue, double baseValue, String method, double seconds) {
+            this(receivers, direction, values, tokens, cleanValue, corruptedValue, baseValue, method, seconds, FastPath.of(method));
+        }
 
         /** The {@code k} sender heads whose paths move the metric most (largest |value - base|). */
         public List<Head> top(int k) {
@@ -123,9 +131,11 @@ public final class PathPatching {
             for (int l = 0; l < shape[0]; l++) {
                 System.arraycopy(data, l * shape[1], grid[l], 0, shape[1]);
             }
+            FastPath fastPath = FastPath.of(v);
+            fastPath.report("path patching", progress);
             return new Result(receivers.spec(), direction, grid, Patching.tokens(v.get("labels")),
                     v.path("clean_value").asDouble(Double.NaN), v.path("corrupted_value").asDouble(Double.NaN),
-                    v.path("base_value").asDouble(Double.NaN), v.path("method").asText(), v.path("seconds").asDouble());
+                    v.path("base_value").asDouble(Double.NaN), v.path("method").asText(), v.path("seconds").asDouble(), fastPath);
         }
     }
 }
