@@ -139,7 +139,17 @@ public final class PythonEnv {
      * @throws PythonEnvException when no Python >= 3.10 is found or a build step fails
      */
     public static PythonEnv ensure(Path lens4jHome, String pythonOverride, Consumer<String> progress) {
+        Path given = PrebuiltVenv.configured();
+        if (given != null) {
+            // A venv made elsewhere (a Spark --archives copy, a shared disk): used as it is, never built.
+            return PrebuiltVenv.open(given, lens4jHome == null ? defaultHome() : lens4jHome, progress);
+        }
         return ensure(Setup.of(lens4jHome, pythonOverride, progress));
+    }
+
+    /** A complete venv at {@code venv} with its python, as {@link PrebuiltVenv} checked it. */
+    static PythonEnv of(Path venv, Path python, Path bridgePath, BasePython base) {
+        return new PythonEnv(venv, python, bridgePath, base);
     }
 
     /** As {@link #ensure(Path, String, Consumer)}, with every input given (tests use this). */
