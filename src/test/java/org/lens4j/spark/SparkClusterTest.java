@@ -151,9 +151,14 @@ class SparkClusterTest {
             // Each (prompt, measure, cell) exactly once, equal to the batch API's rows.
             PromptMeasure measure = MeasureJob.combined(MEASURES);
             Map<String, Double> expected = new HashMap<>();
-            for (PromptResult r : PromptBatch.run(TestLens.lens().load("toy-ioi"), prompts, measure, PromptBatch.Options.defaults())) {
+            org.lens4j.Model model = TestLens.lens().load("toy-ioi");
+            long b0 = System.nanoTime();
+            for (PromptResult r : PromptBatch.run(model, prompts, measure, PromptBatch.Options.defaults().withChunkSize(8))) {
                 expected.put(r.key(), r.value());
             }
+            double batchSeconds = (System.nanoTime() - b0) / 1e9;
+            System.out.printf(Locale.ROOT, "lens4j cluster test: batch API in this JVM (worker and model already up): %.2f s, %.1f prompts/s%n",
+                    batchSeconds, PROMPTS / batchSeconds);
             List<PromptResult> rows = readParquet(out);
             Set<String> seen = new HashSet<>();
             double maxDiff = 0;

@@ -46,6 +46,8 @@ import java.util.stream.Stream;
  * because a venv's scripts and activate files carry its absolute path; a build that died half
  * way has no marker and is deleted by the next one, and a failed build deletes its venv and
  * keeps its log ({@code venvs/<hash>.log}). A file lock on {@code venvs/.lock} keeps two JVMs from building at once.
+ * {@code LENS4J_VENV} (property {@code lens4j.venv}) names a venv made elsewhere instead, used as
+ * it is with no build ({@link PrebuiltVenv}: a Spark {@code --archives} copy, an image's venv).
  * With no {@code LENS4J_PYTHON}, the venv used last for this spec is reused without searching
  * for a base Python again ({@code venvs/default-<spec hash>} names it).
  *
