@@ -25,9 +25,11 @@ final class ExecutorLens {
     static synchronized Model model(String name, LoadOptions load) {
         LoadOptions onDevice = load.withDevice(device(TaskContext.get(), load.device()));
         String key = name + " " + onDevice;
+        Lens current = lens();
         Model model = MODELS.get(key);
-        if (model == null || model.isClosed()) {
-            model = lens().load(name, onDevice);
+        // A model of a worker that died belongs to the stopped Lens; the restarted one loads it again.
+        if (model == null || model.isClosed() || model.lens() != current) {
+            model = current.load(name, onDevice);
             MODELS.put(key, model);
         }
         return model;
@@ -49,10 +51,32 @@ final class ExecutorLens {
 
     private static Lens lens() {
         if (lens == null || !lens.isAlive()) {
-            lens = Lens.start();
+            String where = "executor " + executorId() + " (JVM pid " + ProcessHandle.current().pid() + ")";
+            boolean restart = lens != null;
+            if (restart) {
+                try {
+                    lens.close(); // its worker died (killed, out of memory): the task that saw it failed and is being retried
+                } catch (RuntimeException ignored) {
+                    // closing what is already dead can only fail in ways that do not matter here
+                }
+            }
+            // Progress of a first venv build and the worker's stderr go to this executor's log (stderr).
+            System.err.println("lens4j: " + where + (restart ? " restarts its lens4j worker, the last one having stopped" : " starts its lens4j worker"));
+            try {
+                lens = Lens.start();
+            } catch (RuntimeException e) {
+                lens = null;
+                throw new IllegalStateException("lens4j could not start its worker on " + where + ": " + e.getMessage(), e);
+            }
             Lens started = lens;
+            System.err.println("lens4j: " + where + " runs " + started.engine().describe());
             Runtime.getRuntime().addShutdownHook(new Thread(started::close, "lens4j-executor-close"));
         }
         return lens;
+    }
+
+    private static String executorId() {
+        org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
+        return env == null ? "?" : env.executorId();
     }
 }

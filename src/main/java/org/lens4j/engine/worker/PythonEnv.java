@@ -46,6 +46,8 @@ import java.util.stream.Stream;
  * because a venv's scripts and activate files carry its absolute path; a build that died half
  * way has no marker and is deleted by the next one, and a failed build deletes its venv and
  * keeps its log ({@code venvs/<hash>.log}). A file lock on {@code venvs/.lock} keeps two JVMs from building at once.
+ * {@code LENS4J_VENV} (property {@code lens4j.venv}) names a venv made elsewhere instead, used as
+ * it is with no build ({@link PrebuiltVenv}: a Spark {@code --archives} copy, an image's venv).
  * With no {@code LENS4J_PYTHON}, the venv used last for this spec is reused without searching
  * for a base Python again ({@code venvs/default-<spec hash>} names it).
  *
@@ -160,7 +162,17 @@ public final class PythonEnv {
      * @throws PythonEnvException when no Python >= 3.10 is found or a build step fails
      */
     public static PythonEnv ensure(Path lens4jHome, String pythonOverride, Consumer<String> progress) {
+        Path given = PrebuiltVenv.configured();
+        if (given != null) {
+            // A venv made elsewhere (a Spark --archives copy, a shared disk): used as it is, never built.
+            return PrebuiltVenv.open(given, lens4jHome == null ? defaultHome() : lens4jHome, progress);
+        }
         return ensure(Setup.of(lens4jHome, pythonOverride, progress));
+    }
+
+    /** A complete venv at {@code venv} with its python, as {@link PrebuiltVenv} checked it. */
+    static PythonEnv of(Path venv, Path python, Path bridgePath, BasePython base) {
+        return new PythonEnv(venv, python, bridgePath, base);
     }
 
     /** As {@link #ensure(Path, String, Consumer)}, with every input given (tests use this). */
