@@ -360,15 +360,11 @@ public final class EmbeddedEngine implements Engine {
     }
 
     private LensException errorOf(String op, JsonNode error) {
-        ErrorKind kind = ErrorKind.fromWire(error.path("kind").asText(null));
-        String message = error.path("message").asText("(no message)");
-        Throwable cause = null;
-        if (kind == ErrorKind.CALLBACK_FAILED && callbackFailure != null) {
-            cause = callbackFailure;
-            callbackFailure = null;
-            message = op + ": " + cause;
+        LensException e = ErrorKind.toException(op, error, callbackFailure);
+        if (e.getCause() != null && e.getCause() == callbackFailure) {
+            callbackFailure = null; // reported once, with the error it caused
         }
-        return LensException.of(kind, message, error.path("type").asText(null), error.path("traceback").asText(null), cause);
+        return e;
     }
 
     private void rethrowFatal() {
