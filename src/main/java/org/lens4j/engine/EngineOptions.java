@@ -10,7 +10,7 @@ import java.util.function.Consumer;
 /**
  * How {@link org.lens4j.Lens#start(EngineOptions)} starts its engine. Every option has a
  * default, which the environment can change ({@code LENS4J_ENGINE}, {@code LENS4J_PYTHON},
- * {@code LENS4J_HOME}, {@code LENS4J_DEVICE}, {@code LENS4J_OFFLINE}, {@code LENS4J_CALL_TIMEOUT_S}).
+ * {@code LENS4J_HOME}, {@code LENS4J_DEVICE}, {@code LENS4J_OFFLINE}, {@code LENS4J_CALL_TIMEOUT_S}; {@code LENS4J_VENV} names a ready-made venv to use as it is, see {@code PythonEnv}).
  *
  * <pre>{@code
  * EngineOptions opts = EngineOptions.defaults().withDevice("cpu").withCallTimeout(Duration.ofMinutes(5));
