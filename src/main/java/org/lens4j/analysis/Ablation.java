@@ -244,6 +244,12 @@ public final class Ablation {
         public Html figure(Lens lens) {
             return HeadDetector.headHeatmap(lens, scores, "Logit difference after " + method + " ablation" + (normalized ? " (normalized)" : ""));
         }
+
+        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
+        @Override
+        public String toString() {
+            return Shown.of(this);
+        }
     }
 
     /**
@@ -280,6 +286,12 @@ public final class Ablation {
                 out.add(HeadDetector.headHeatmap(lens, scores[i], "Logit difference after " + methods.get(i) + " ablation (normalized)"));
             }
             return out;
+        }
+
+        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
+        @Override
+        public String toString() {
+            return Shown.of(this);
         }
     }
 

@@ -148,6 +148,12 @@ public final class HeadDetector {
         public Html figure(Lens lens) {
             return headHeatmap(lens, scores, pattern + " scores");
         }
+
+        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
+        @Override
+        public String toString() {
+            return Shown.of(this);
+        }
     }
 
     /** detect_head with a built-in pattern on a prompt, prompts (their scores averaged) or tokens. */
@@ -227,6 +233,12 @@ public final class HeadDetector {
             return List.of(headHeatmap(lens, previousToken, "Previous token scores"), headHeatmap(lens, duplicateToken, "Duplicate token scores"),
                     headHeatmap(lens, induction, "Induction scores"));
         }
+
+        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
+        @Override
+        public String toString() {
+            return Shown.of(this);
+        }
     }
 
     /** Seed 001's three scores from one forward pass over {@code tokens} [batch, pos] (repeated sequences of {@code seqLen}). */
@@ -287,6 +299,12 @@ public final class HeadDetector {
                 out.add(Head.of(maxLayer[i], maxHead[i]));
             }
             return out;
+        }
+
+        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
+        @Override
+        public String toString() {
+            return Shown.of(this);
         }
     }
 

@@ -254,6 +254,12 @@ public final class LogitLens {
                 throw new InvalidInputException("prompt " + prompt + " is out of range: the lens holds " + strTokens.size() + " prompt(s)");
             }
         }
+
+        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
+        @Override
+        public String toString() {
+            return Shown.of(this);
+        }
     }
 
     /** The lens of a prompt, prompts or tokens. */

@@ -153,6 +153,12 @@ public final class Patching {
                     .withX(x).withXaxis(positions ? "token_index" : columnAxes.get(0)).withYaxis("layer");
             return Figures.imshow(lens, grid, options);
         }
+
+        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
+        @Override
+        public String toString() {
+            return Shown.of(this);
+        }
     }
 
     /** A sweep with the defaults: method chosen by the worker, chunks sized to a memory budget. */

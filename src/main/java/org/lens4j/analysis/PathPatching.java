@@ -105,6 +105,12 @@ public final class PathPatching {
         public Html figure(Lens lens) {
             return HeadDetector.headHeatmap(lens, values, "Path patching (" + direction.name().toLowerCase() + ") into " + receivers);
         }
+
+        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
+        @Override
+        public String toString() {
+            return Shown.of(this);
+        }
     }
 
     public static Result run(Model model, Object clean, Object corrupted, Metric metric, Receivers receivers) {

@@ -73,6 +73,12 @@ public final class Pca2 {
             return Figures.scatter(lens, x, y, ScatterOptions.titled("Layer " + layer + " activation separability")
                     .withColor(group).withHoverNames(names).withXaxis("PCA component 0").withYaxis("PCA component 1"));
         }
+
+        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
+        @Override
+        public String toString() {
+            return Shown.of(this);
+        }
     }
 
     /** PCA at every layer of the dataset. */
