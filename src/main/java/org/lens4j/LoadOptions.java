@@ -99,7 +99,8 @@ public record LoadOptions(
     private LoadOptions with(java.util.function.Consumer<Builder> change) {
         Builder b = new Builder(this);
         change.accept(b);
-        return new LoadOptions(b.device, b.dtype, b.compatibilityMode, b.foldLn, b.centerWritingWeights, b.centerUnembed, b.foldValueBiases, b.refactorFactoredAttnMatrices, b.nDevices, b.deviceMap, b.torchWeightsOnly);
+        return new LoadOptions(b.device, b.dtype, b.compatibilityMode, b.foldLn, b.centerWritingWeights, b.centerUnembed,
+                b.foldValueBiases, b.refactorFactoredAttnMatrices, b.nDevices, b.deviceMap, b.torchWeightsOnly);
     }
 
     private static final class Builder {
@@ -116,7 +117,10 @@ public record LoadOptions(
         boolean torchWeightsOnly;
 
         Builder(LoadOptions o) {
-            device = o.device; dtype = o.dtype; compatibilityMode = o.compatibilityMode; foldLn = o.foldLn; centerWritingWeights = o.centerWritingWeights; centerUnembed = o.centerUnembed; foldValueBiases = o.foldValueBiases; refactorFactoredAttnMatrices = o.refactorFactoredAttnMatrices; nDevices = o.nDevices; deviceMap = o.deviceMap; torchWeightsOnly = o.torchWeightsOnly;
+            device = o.device; dtype = o.dtype; compatibilityMode = o.compatibilityMode; foldLn = o.foldLn;
+            centerWritingWeights = o.centerWritingWeights; centerUnembed = o.centerUnembed; foldValueBiases = o.foldValueBiases;
+            refactorFactoredAttnMatrices = o.refactorFactoredAttnMatrices; nDevices = o.nDevices; deviceMap = o.deviceMap;
+            torchWeightsOnly = o.torchWeightsOnly;
         }
     }
 }

@@ -79,7 +79,8 @@ public record RunOptions(ReturnType returnType, Boolean prependBos, String paddi
         boolean lossPerToken;
 
         Builder(RunOptions o) {
-            returnType = o.returnType; prependBos = o.prependBos; paddingSide = o.paddingSide; stopAtLayer = o.stopAtLayer; removeBatchDim = o.removeBatchDim; lossPerToken = o.lossPerToken;
+            returnType = o.returnType; prependBos = o.prependBos; paddingSide = o.paddingSide; stopAtLayer = o.stopAtLayer;
+            removeBatchDim = o.removeBatchDim; lossPerToken = o.lossPerToken;
         }
     }
 }

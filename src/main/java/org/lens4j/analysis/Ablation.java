@@ -192,7 +192,8 @@ public final class Ablation {
         private Options with(java.util.function.Consumer<Builder> change) {
             Builder b = new Builder(this);
             change.accept(b);
-            return new Options(b.method, b.methods, b.positions, b.heads, b.seed, b.meanOver, b.metric, b.normalize, b.categories, b.prependBos, b.batchSize, b.positionsPerPrompt);
+            return new Options(b.method, b.methods, b.positions, b.heads, b.seed, b.meanOver, b.metric, b.normalize,
+                    b.categories, b.prependBos, b.batchSize, b.positionsPerPrompt);
         }
 
         private static final class Builder {
@@ -210,7 +211,9 @@ public final class Ablation {
             List<List<Integer>> positionsPerPrompt;
 
             Builder(Options o) {
-                method = o.method; methods = o.methods; positions = o.positions; heads = o.heads; seed = o.seed; meanOver = o.meanOver; metric = o.metric; normalize = o.normalize; categories = o.categories; prependBos = o.prependBos; batchSize = o.batchSize; positionsPerPrompt = o.positionsPerPrompt;
+                method = o.method; methods = o.methods; positions = o.positions; heads = o.heads; seed = o.seed;
+                meanOver = o.meanOver; metric = o.metric; normalize = o.normalize; categories = o.categories;
+                prependBos = o.prependBos; batchSize = o.batchSize; positionsPerPrompt = o.positionsPerPrompt;
             }
         }
     }

@@ -146,7 +146,8 @@ public final class DirectLogitAttribution {
         private Options with(java.util.function.Consumer<Builder> change) {
             Builder b = new Builder(this);
             change.accept(b);
-            return new Options(b.layer, b.posSlice, b.applyLn, b.mlpInput, b.inclMid, b.mode, b.inclEmbeds, b.inclRemainder, b.expandNeurons, b.recomputeLn, b.batchSlice, b.hasBatchDim);
+            return new Options(b.layer, b.posSlice, b.applyLn, b.mlpInput, b.inclMid, b.mode, b.inclEmbeds, b.inclRemainder,
+                    b.expandNeurons, b.recomputeLn, b.batchSlice, b.hasBatchDim);
         }
 
         private static final class Builder {
@@ -164,7 +165,9 @@ public final class DirectLogitAttribution {
             boolean hasBatchDim;
 
             Builder(Options o) {
-                layer = o.layer; posSlice = o.posSlice; applyLn = o.applyLn; mlpInput = o.mlpInput; inclMid = o.inclMid; mode = o.mode; inclEmbeds = o.inclEmbeds; inclRemainder = o.inclRemainder; expandNeurons = o.expandNeurons; recomputeLn = o.recomputeLn; batchSlice = o.batchSlice; hasBatchDim = o.hasBatchDim;
+                layer = o.layer; posSlice = o.posSlice; applyLn = o.applyLn; mlpInput = o.mlpInput; inclMid = o.inclMid;
+                mode = o.mode; inclEmbeds = o.inclEmbeds; inclRemainder = o.inclRemainder; expandNeurons = o.expandNeurons;
+                recomputeLn = o.recomputeLn; batchSlice = o.batchSlice; hasBatchDim = o.hasBatchDim;
             }
         }
     }

@@ -114,7 +114,8 @@ public final class HeadDetector {
             Boolean prependBos;
 
             Builder(Options o) {
-                heads = o.heads; excludeBos = o.excludeBos; excludeCurrentToken = o.excludeCurrentToken; errorMeasure = o.errorMeasure; prependBos = o.prependBos;
+                heads = o.heads; excludeBos = o.excludeBos; excludeCurrentToken = o.excludeCurrentToken;
+                errorMeasure = o.errorMeasure; prependBos = o.prependBos;
             }
         }
     }

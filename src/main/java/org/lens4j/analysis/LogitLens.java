@@ -145,7 +145,8 @@ public final class LogitLens {
         private Options with(java.util.function.Consumer<Builder> change) {
             Builder b = new Builder(this);
             change.accept(b);
-            return new Options(b.source, b.rows, b.positions, b.topK, b.target, b.inclMid, b.recomputeLn, b.prependBos, b.outputTransform);
+            return new Options(b.source, b.rows, b.positions, b.topK, b.target, b.inclMid, b.recomputeLn, b.prependBos,
+                    b.outputTransform);
         }
 
         private static final class Builder {
@@ -160,7 +161,8 @@ public final class LogitLens {
             boolean outputTransform;
 
             Builder(Options o) {
-                source = o.source; rows = o.rows; positions = o.positions; topK = o.topK; target = o.target; inclMid = o.inclMid; recomputeLn = o.recomputeLn; prependBos = o.prependBos; outputTransform = o.outputTransform;
+                source = o.source; rows = o.rows; positions = o.positions; topK = o.topK; target = o.target; inclMid = o.inclMid;
+                recomputeLn = o.recomputeLn; prependBos = o.prependBos; outputTransform = o.outputTransform;
             }
         }
     }

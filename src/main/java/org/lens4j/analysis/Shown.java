@@ -23,7 +23,8 @@ final class Shown {
     /** {@code Outer.Name[component=value, ...]}, arrays summarised. */
     static String of(Record r) {
         Class<?> type = r.getClass();
-        String name = type.getEnclosingClass() == null ? type.getSimpleName() : type.getEnclosingClass().getSimpleName() + "." + type.getSimpleName();
+        Class<?> outer = type.getEnclosingClass();
+        String name = outer == null ? type.getSimpleName() : outer.getSimpleName() + "." + type.getSimpleName();
         StringJoiner out = new StringJoiner(", ", name + "[", "]");
         for (RecordComponent c : type.getRecordComponents()) {
             Object v;
@@ -72,7 +73,8 @@ final class Shown {
                 if (left[0] == 0) {
                     return true;
                 }
-                into.add(x instanceof Double || x instanceof Float ? String.format(Locale.ROOT, "%.4g", ((Number) x).doubleValue()) : String.valueOf(x));
+                boolean real = x instanceof Double || x instanceof Float;
+                into.add(real ? String.format(Locale.ROOT, "%.4g", ((Number) x).doubleValue()) : String.valueOf(x));
                 left[0]--;
             }
         }

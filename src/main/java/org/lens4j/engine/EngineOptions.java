@@ -141,7 +141,8 @@ public record EngineOptions(
     private EngineOptions with(java.util.function.Consumer<Builder> change) {
         Builder b = new Builder(this);
         change.accept(b);
-        return new EngineOptions(b.engine, b.python, b.home, b.device, b.offline, b.callTimeout, b.startTimeout, b.log, b.bridgeDir, b.workerEnv);
+        return new EngineOptions(b.engine, b.python, b.home, b.device, b.offline, b.callTimeout, b.startTimeout, b.log,
+                b.bridgeDir, b.workerEnv);
     }
 
     private static final class Builder {
@@ -157,7 +158,9 @@ public record EngineOptions(
         Map<String, String> workerEnv;
 
         Builder(EngineOptions o) {
-            engine = o.engine; python = o.python; home = o.home; device = o.device; offline = o.offline; callTimeout = o.callTimeout; startTimeout = o.startTimeout; log = o.log; bridgeDir = o.bridgeDir; workerEnv = o.workerEnv;
+            engine = o.engine; python = o.python; home = o.home; device = o.device; offline = o.offline;
+            callTimeout = o.callTimeout; startTimeout = o.startTimeout; log = o.log; bridgeDir = o.bridgeDir;
+            workerEnv = o.workerEnv;
         }
     }
 }

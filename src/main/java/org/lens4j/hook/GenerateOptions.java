@@ -114,7 +114,8 @@ public record GenerateOptions(int maxNewTokens, boolean doSample, Integer topK, 
     private GenerateOptions with(java.util.function.Consumer<Builder> change) {
         Builder b = new Builder(this);
         change.accept(b);
-        return new GenerateOptions(b.maxNewTokens, b.doSample, b.topK, b.topP, b.temperature, b.seed, b.stopAtEos, b.returnLogits, b.prependBos, b.useKvCache, b.hooks);
+        return new GenerateOptions(b.maxNewTokens, b.doSample, b.topK, b.topP, b.temperature, b.seed, b.stopAtEos,
+                b.returnLogits, b.prependBos, b.useKvCache, b.hooks);
     }
 
     private static final class Builder {
@@ -131,7 +132,9 @@ public record GenerateOptions(int maxNewTokens, boolean doSample, Integer topK, 
         List<Hook> hooks;
 
         Builder(GenerateOptions o) {
-            maxNewTokens = o.maxNewTokens; doSample = o.doSample; topK = o.topK; topP = o.topP; temperature = o.temperature; seed = o.seed; stopAtEos = o.stopAtEos; returnLogits = o.returnLogits; prependBos = o.prependBos; useKvCache = o.useKvCache; hooks = o.hooks;
+            maxNewTokens = o.maxNewTokens; doSample = o.doSample; topK = o.topK; topP = o.topP; temperature = o.temperature;
+            seed = o.seed; stopAtEos = o.stopAtEos; returnLogits = o.returnLogits; prependBos = o.prependBos;
+            useKvCache = o.useKvCache; hooks = o.hooks;
         }
     }
 }

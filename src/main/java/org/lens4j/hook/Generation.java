@@ -38,7 +38,8 @@ public record Generation(String text, List<String> texts, Tensor tokens, Tensor 
     @Override
     public String toString() {
         StringBuilder sb = new StringBuilder("Generation: ").append(texts.size()).append(texts.size() == 1 ? " prompt" : " prompts");
-        sb.append(", tokens ").append(tokens.dtype()).append(' ').append(java.util.Arrays.toString(tokens.shape())).append(' ').append(tokens.device());
+        sb.append(", tokens ").append(tokens.dtype()).append(' ').append(java.util.Arrays.toString(tokens.shape()))
+                .append(' ').append(tokens.device());
         sb.append(", ").append(logits == null ? "no logits" : "logits " + java.util.Arrays.toString(logits.shape()));
         for (int i = 0; i < texts.size(); i++) {
             sb.append("\ntext[").append(i).append("]: ").append(texts.get(i));

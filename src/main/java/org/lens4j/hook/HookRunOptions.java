@@ -70,7 +70,8 @@ public record HookRunOptions(ReturnType returnType, Integer stopAtLayer, Boolean
         boolean lossPerToken;
 
         Builder(HookRunOptions o) {
-            returnType = o.returnType; stopAtLayer = o.stopAtLayer; prependBos = o.prependBos; paddingSide = o.paddingSide; lossPerToken = o.lossPerToken;
+            returnType = o.returnType; stopAtLayer = o.stopAtLayer; prependBos = o.prependBos; paddingSide = o.paddingSide;
+            lossPerToken = o.lossPerToken;
         }
     }
 }

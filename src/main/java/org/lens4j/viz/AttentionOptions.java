@@ -75,7 +75,8 @@ public record AttentionOptions(String title, List<String> headNames, Double minV
     private AttentionOptions with(java.util.function.Consumer<Builder> change) {
         Builder b = new Builder(this);
         change.accept(b);
-        return new AttentionOptions(b.title, b.headNames, b.minValue, b.maxValue, b.negativeColor, b.positiveColor, b.maskUpperTri, b.showAxisLabels);
+        return new AttentionOptions(b.title, b.headNames, b.minValue, b.maxValue, b.negativeColor, b.positiveColor,
+                b.maskUpperTri, b.showAxisLabels);
     }
 
     private static final class Builder {
@@ -89,7 +90,9 @@ public record AttentionOptions(String title, List<String> headNames, Double minV
         Boolean showAxisLabels;
 
         Builder(AttentionOptions o) {
-            title = o.title; headNames = o.headNames; minValue = o.minValue; maxValue = o.maxValue; negativeColor = o.negativeColor; positiveColor = o.positiveColor; maskUpperTri = o.maskUpperTri; showAxisLabels = o.showAxisLabels;
+            title = o.title; headNames = o.headNames; minValue = o.minValue; maxValue = o.maxValue;
+            negativeColor = o.negativeColor; positiveColor = o.positiveColor; maskUpperTri = o.maskUpperTri;
+            showAxisLabels = o.showAxisLabels;
         }
     }
 }

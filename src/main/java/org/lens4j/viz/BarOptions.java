@@ -107,7 +107,8 @@ public record BarOptions(String title, List<String> names, List<?> x, String xax
         boolean sharedPlotlyJs;
 
         Builder(BarOptions o) {
-            title = o.title; names = o.names; x = o.x; xaxis = o.xaxis; yaxis = o.yaxis; barmode = o.barmode; width = o.width; height = o.height; sharedPlotlyJs = o.sharedPlotlyJs;
+            title = o.title; names = o.names; x = o.x; xaxis = o.xaxis; yaxis = o.yaxis; barmode = o.barmode; width = o.width;
+            height = o.height; sharedPlotlyJs = o.sharedPlotlyJs;
         }
     }
 }

@@ -61,7 +61,8 @@ public record ColorOptions(String title, Double minValue, Double maxValue, Strin
         String positiveColor;
 
         Builder(ColorOptions o) {
-            title = o.title; minValue = o.minValue; maxValue = o.maxValue; negativeColor = o.negativeColor; positiveColor = o.positiveColor;
+            title = o.title; minValue = o.minValue; maxValue = o.maxValue; negativeColor = o.negativeColor;
+            positiveColor = o.positiveColor;
         }
     }
 }

@@ -107,7 +107,8 @@ public record HeatmapOptions(String title, List<?> x, List<?> y, String xaxis, S
     private HeatmapOptions with(java.util.function.Consumer<Builder> change) {
         Builder b = new Builder(this);
         change.accept(b);
-        return new HeatmapOptions(b.title, b.x, b.y, b.xaxis, b.yaxis, b.caxis, b.midpoint, b.zmin, b.zmax, b.aspect, b.width, b.height, b.sharedPlotlyJs);
+        return new HeatmapOptions(b.title, b.x, b.y, b.xaxis, b.yaxis, b.caxis, b.midpoint, b.zmin, b.zmax, b.aspect, b.width,
+                b.height, b.sharedPlotlyJs);
     }
 
     private static final class Builder {
@@ -126,7 +127,9 @@ public record HeatmapOptions(String title, List<?> x, List<?> y, String xaxis, S
         boolean sharedPlotlyJs;
 
         Builder(HeatmapOptions o) {
-            title = o.title; x = o.x; y = o.y; xaxis = o.xaxis; yaxis = o.yaxis; caxis = o.caxis; midpoint = o.midpoint; zmin = o.zmin; zmax = o.zmax; aspect = o.aspect; width = o.width; height = o.height; sharedPlotlyJs = o.sharedPlotlyJs;
+            title = o.title; x = o.x; y = o.y; xaxis = o.xaxis; yaxis = o.yaxis; caxis = o.caxis; midpoint = o.midpoint;
+            zmin = o.zmin; zmax = o.zmax; aspect = o.aspect; width = o.width; height = o.height;
+            sharedPlotlyJs = o.sharedPlotlyJs;
         }
     }
 }

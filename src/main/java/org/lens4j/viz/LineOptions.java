@@ -84,7 +84,8 @@ public record LineOptions(String title, List<String> names, List<?> x, String xa
         boolean sharedPlotlyJs;
 
         Builder(LineOptions o) {
-            title = o.title; names = o.names; x = o.x; xaxis = o.xaxis; yaxis = o.yaxis; width = o.width; height = o.height; sharedPlotlyJs = o.sharedPlotlyJs;
+            title = o.title; names = o.names; x = o.x; xaxis = o.xaxis; yaxis = o.yaxis; width = o.width; height = o.height;
+            sharedPlotlyJs = o.sharedPlotlyJs;
         }
     }
 }

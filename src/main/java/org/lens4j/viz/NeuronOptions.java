@@ -58,7 +58,8 @@ public record NeuronOptions(String title, String firstDimensionName, String seco
     private NeuronOptions with(java.util.function.Consumer<Builder> change) {
         Builder b = new Builder(this);
         change.accept(b);
-        return new NeuronOptions(b.title, b.firstDimensionName, b.secondDimensionName, b.firstDimensionLabels, b.secondDimensionLabels);
+        return new NeuronOptions(b.title, b.firstDimensionName, b.secondDimensionName, b.firstDimensionLabels,
+                b.secondDimensionLabels);
     }
 
     private static final class Builder {
@@ -69,7 +70,8 @@ public record NeuronOptions(String title, String firstDimensionName, String seco
         List<String> secondDimensionLabels;
 
         Builder(NeuronOptions o) {
-            title = o.title; firstDimensionName = o.firstDimensionName; secondDimensionName = o.secondDimensionName; firstDimensionLabels = o.firstDimensionLabels; secondDimensionLabels = o.secondDimensionLabels;
+            title = o.title; firstDimensionName = o.firstDimensionName; secondDimensionName = o.secondDimensionName;
+            firstDimensionLabels = o.firstDimensionLabels; secondDimensionLabels = o.secondDimensionLabels;
         }
     }
 }

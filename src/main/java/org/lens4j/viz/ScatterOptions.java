@@ -92,7 +92,8 @@ public record ScatterOptions(String title, List<String> hoverNames, List<?> colo
         boolean sharedPlotlyJs;
 
         Builder(ScatterOptions o) {
-            title = o.title; hoverNames = o.hoverNames; color = o.color; xaxis = o.xaxis; yaxis = o.yaxis; caxis = o.caxis; width = o.width; height = o.height; sharedPlotlyJs = o.sharedPlotlyJs;
+            title = o.title; hoverNames = o.hoverNames; color = o.color; xaxis = o.xaxis; yaxis = o.yaxis; caxis = o.caxis;
+            width = o.width; height = o.height; sharedPlotlyJs = o.sharedPlotlyJs;
         }
     }
 }

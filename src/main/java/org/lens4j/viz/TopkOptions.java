@@ -66,7 +66,8 @@ public record TopkOptions(String title, Integer maxK, String firstDimensionName,
     private TopkOptions with(java.util.function.Consumer<Builder> change) {
         Builder b = new Builder(this);
         change.accept(b);
-        return new TopkOptions(b.title, b.maxK, b.firstDimensionName, b.thirdDimensionName, b.sampleLabels, b.firstDimensionLabels);
+        return new TopkOptions(b.title, b.maxK, b.firstDimensionName, b.thirdDimensionName, b.sampleLabels,
+                b.firstDimensionLabels);
     }
 
     private static final class Builder {
@@ -78,7 +79,8 @@ public record TopkOptions(String title, Integer maxK, String firstDimensionName,
         List<String> firstDimensionLabels;
 
         Builder(TopkOptions o) {
-            title = o.title; maxK = o.maxK; firstDimensionName = o.firstDimensionName; thirdDimensionName = o.thirdDimensionName; sampleLabels = o.sampleLabels; firstDimensionLabels = o.firstDimensionLabels;
+            title = o.title; maxK = o.maxK; firstDimensionName = o.firstDimensionName; thirdDimensionName = o.thirdDimensionName;
+            sampleLabels = o.sampleLabels; firstDimensionLabels = o.firstDimensionLabels;
         }
     }
 }
