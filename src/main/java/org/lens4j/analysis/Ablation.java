@@ -248,7 +248,6 @@ public final class Ablation {
             return HeadDetector.headHeatmap(lens, scores, "Logit difference after " + method + " ablation" + (normalized ? " (normalized)" : ""));
         }
 
-        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
         @Override
         public String toString() {
             return Shown.of(this);
@@ -291,7 +290,6 @@ public final class Ablation {
             return out;
         }
 
-        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
         @Override
         public String toString() {
             return Shown.of(this);

@@ -352,7 +352,6 @@ public final class DirectLogitAttribution {
             return order.stream().limit(Math.max(0, k)).map(i -> labels.get(i) + "=" + String.format(Locale.ROOT, "%.4f", values[i])).toList();
         }
 
-        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
         @Override
         public String toString() {
             return Shown.of(this);

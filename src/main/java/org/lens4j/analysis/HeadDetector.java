@@ -150,7 +150,6 @@ public final class HeadDetector {
             return headHeatmap(lens, scores, pattern + " scores");
         }
 
-        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
         @Override
         public String toString() {
             return Shown.of(this);
@@ -235,7 +234,6 @@ public final class HeadDetector {
                     headHeatmap(lens, induction, "Induction scores"));
         }
 
-        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
         @Override
         public String toString() {
             return Shown.of(this);
@@ -302,7 +300,6 @@ public final class HeadDetector {
             return out;
         }
 
-        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
         @Override
         public String toString() {
             return Shown.of(this);

@@ -257,7 +257,6 @@ public final class LogitLens {
             }
         }
 
-        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
         @Override
         public String toString() {
             return Shown.of(this);

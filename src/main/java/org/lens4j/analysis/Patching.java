@@ -154,7 +154,6 @@ public final class Patching {
             return Figures.imshow(lens, grid, options);
         }
 
-        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
         @Override
         public String toString() {
             return Shown.of(this);

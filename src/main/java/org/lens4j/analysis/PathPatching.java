@@ -106,7 +106,6 @@ public final class PathPatching {
             return HeadDetector.headHeatmap(lens, values, "Path patching (" + direction.name().toLowerCase() + ") into " + receivers);
         }
 
-        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
         @Override
         public String toString() {
             return Shown.of(this);

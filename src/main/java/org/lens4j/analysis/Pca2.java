@@ -74,7 +74,6 @@ public final class Pca2 {
                     .withColor(group).withHoverNames(names).withXaxis("PCA component 0").withYaxis("PCA component 1"));
         }
 
-        /** The components, arrays as their shape and first values (a record's default prints {@code [D@1b6d3586}). */
         @Override
         public String toString() {
             return Shown.of(this);

@@ -10,7 +10,8 @@ import java.util.StringJoiner;
  * The {@code toString} of the result records that hold arrays: a record's default prints an
  * array as its identity ({@code [D@1b6d3586}), which says nothing in JShell. Here an array prints
  * as its type, shape and first values ({@code double[3][4] {0.12, -0.5, 1.3, 0.0, ...}}) and every
- * other component as the record's default would.
+ * other component as the record's default would. A result record with an array component
+ * overrides {@code toString} with {@code return Shown.of(this);} (docs/API-CONVENTIONS.md).
  */
 final class Shown {
 
