@@ -51,47 +51,76 @@ public record LoadOptions(
     }
 
     public LoadOptions withDevice(String value) {
-        return new LoadOptions(value, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap, torchWeightsOnly);
+        return with(b -> b.device = value);
     }
 
     public LoadOptions withDtype(DType value) {
-        return new LoadOptions(device, value, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap, torchWeightsOnly);
+        return with(b -> b.dtype = value);
     }
 
     public LoadOptions withCompatibilityMode(boolean value) {
-        return new LoadOptions(device, dtype, value, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap, torchWeightsOnly);
+        return with(b -> b.compatibilityMode = value);
     }
 
     public LoadOptions withFoldLn(boolean value) {
-        return new LoadOptions(device, dtype, compatibilityMode, value, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap, torchWeightsOnly);
+        return with(b -> b.foldLn = value);
     }
 
     public LoadOptions withCenterWritingWeights(boolean value) {
-        return new LoadOptions(device, dtype, compatibilityMode, foldLn, value, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap, torchWeightsOnly);
+        return with(b -> b.centerWritingWeights = value);
     }
 
     public LoadOptions withCenterUnembed(boolean value) {
-        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, value, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap, torchWeightsOnly);
+        return with(b -> b.centerUnembed = value);
     }
 
     public LoadOptions withFoldValueBiases(boolean value) {
-        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, value, refactorFactoredAttnMatrices, nDevices, deviceMap, torchWeightsOnly);
+        return with(b -> b.foldValueBiases = value);
     }
 
     public LoadOptions withRefactorFactoredAttnMatrices(boolean value) {
-        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, value, nDevices, deviceMap, torchWeightsOnly);
+        return with(b -> b.refactorFactoredAttnMatrices = value);
     }
 
     public LoadOptions withNDevices(Integer value) {
-        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, value, deviceMap, torchWeightsOnly);
+        return with(b -> b.nDevices = value);
     }
 
     public LoadOptions withDeviceMap(String value) {
-        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, value, torchWeightsOnly);
+        return with(b -> b.deviceMap = value);
     }
 
     /** See {@link #torchWeightsOnly()}: accept pickle weights, read by torch's weights-only unpickler. */
     public LoadOptions withTorchWeightsOnly(boolean value) {
-        return new LoadOptions(device, dtype, compatibilityMode, foldLn, centerWritingWeights, centerUnembed, foldValueBiases, refactorFactoredAttnMatrices, nDevices, deviceMap, value);
+        return with(b -> b.torchWeightsOnly = value);
+    }
+
+    // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+    private LoadOptions with(java.util.function.Consumer<Builder> change) {
+        Builder b = new Builder(this);
+        change.accept(b);
+        return new LoadOptions(b.device, b.dtype, b.compatibilityMode, b.foldLn, b.centerWritingWeights, b.centerUnembed,
+                b.foldValueBiases, b.refactorFactoredAttnMatrices, b.nDevices, b.deviceMap, b.torchWeightsOnly);
+    }
+
+    private static final class Builder {
+        String device;
+        DType dtype;
+        boolean compatibilityMode;
+        boolean foldLn;
+        boolean centerWritingWeights;
+        boolean centerUnembed;
+        boolean foldValueBiases;
+        boolean refactorFactoredAttnMatrices;
+        Integer nDevices;
+        String deviceMap;
+        boolean torchWeightsOnly;
+
+        Builder(LoadOptions o) {
+            device = o.device; dtype = o.dtype; compatibilityMode = o.compatibilityMode; foldLn = o.foldLn;
+            centerWritingWeights = o.centerWritingWeights; centerUnembed = o.centerUnembed; foldValueBiases = o.foldValueBiases;
+            refactorFactoredAttnMatrices = o.refactorFactoredAttnMatrices; nDevices = o.nDevices; deviceMap = o.deviceMap;
+            torchWeightsOnly = o.torchWeightsOnly;
+        }
     }
 }

@@ -40,26 +40,47 @@ public record RunOptions(ReturnType returnType, Boolean prependBos, String paddi
     }
 
     public RunOptions withReturnType(ReturnType value) {
-        return new RunOptions(value, prependBos, paddingSide, stopAtLayer, removeBatchDim, lossPerToken);
+        return with(b -> b.returnType = value);
     }
 
     public RunOptions withPrependBos(Boolean value) {
-        return new RunOptions(returnType, value, paddingSide, stopAtLayer, removeBatchDim, lossPerToken);
+        return with(b -> b.prependBos = value);
     }
 
     public RunOptions withPaddingSide(String value) {
-        return new RunOptions(returnType, prependBos, value, stopAtLayer, removeBatchDim, lossPerToken);
+        return with(b -> b.paddingSide = value);
     }
 
     public RunOptions withStopAtLayer(Integer value) {
-        return new RunOptions(returnType, prependBos, paddingSide, value, removeBatchDim, lossPerToken);
+        return with(b -> b.stopAtLayer = value);
     }
 
     public RunOptions withRemoveBatchDim(boolean value) {
-        return new RunOptions(returnType, prependBos, paddingSide, stopAtLayer, value, lossPerToken);
+        return with(b -> b.removeBatchDim = value);
     }
 
     public RunOptions withLossPerToken(boolean value) {
-        return new RunOptions(returnType, prependBos, paddingSide, stopAtLayer, removeBatchDim, value);
+        return with(b -> b.lossPerToken = value);
+    }
+
+    // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+    private RunOptions with(java.util.function.Consumer<Builder> change) {
+        Builder b = new Builder(this);
+        change.accept(b);
+        return new RunOptions(b.returnType, b.prependBos, b.paddingSide, b.stopAtLayer, b.removeBatchDim, b.lossPerToken);
+    }
+
+    private static final class Builder {
+        ReturnType returnType;
+        Boolean prependBos;
+        String paddingSide;
+        Integer stopAtLayer;
+        boolean removeBatchDim;
+        boolean lossPerToken;
+
+        Builder(RunOptions o) {
+            returnType = o.returnType; prependBos = o.prependBos; paddingSide = o.paddingSide; stopAtLayer = o.stopAtLayer;
+            removeBatchDim = o.removeBatchDim; lossPerToken = o.lossPerToken;
+        }
     }
 }

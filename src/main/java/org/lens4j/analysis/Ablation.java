@@ -131,23 +131,23 @@ public final class Ablation {
         }
 
         public Options withMethod(Method value) {
-            return new Options(value, methods, positions, heads, seed, meanOver, metric, normalize, categories, prependBos, batchSize, positionsPerPrompt);
+            return with(b -> b.method = value);
         }
 
         public Options withMethods(List<Method> value) {
-            return new Options(method, value, positions, heads, seed, meanOver, metric, normalize, categories, prependBos, batchSize, positionsPerPrompt);
+            return with(b -> b.methods = value);
         }
 
         public Options withPositions(List<Integer> value) {
-            return new Options(method, methods, value, heads, seed, meanOver, metric, normalize, categories, prependBos, batchSize, positionsPerPrompt);
+            return with(b -> b.positions = value);
         }
 
         public Options withHeads(List<Head> value) {
-            return new Options(method, methods, positions, value, seed, meanOver, metric, normalize, categories, prependBos, batchSize, positionsPerPrompt);
+            return with(b -> b.heads = value);
         }
 
         public Options withSeed(Long value) {
-            return new Options(method, methods, positions, heads, value, meanOver, metric, normalize, categories, prependBos, batchSize, positionsPerPrompt);
+            return with(b -> b.seed = value);
         }
 
         /** As {@link #withSeed(Long)}, so that {@code withSeed(7)} compiles as a TransformerLens user types it. */
@@ -156,27 +156,27 @@ public final class Ablation {
         }
 
         public Options withMeanOver(MeanOver value) {
-            return new Options(method, methods, positions, heads, seed, value, metric, normalize, categories, prependBos, batchSize, positionsPerPrompt);
+            return with(b -> b.meanOver = value);
         }
 
         public Options withMetric(Metric value) {
-            return new Options(method, methods, positions, heads, seed, meanOver, value, normalize, categories, prependBos, batchSize, positionsPerPrompt);
+            return with(b -> b.metric = value);
         }
 
         public Options withNormalize(boolean value) {
-            return new Options(method, methods, positions, heads, seed, meanOver, metric, value, categories, prependBos, batchSize, positionsPerPrompt);
+            return with(b -> b.normalize = value);
         }
 
         public Options withCategories(Map<String, List<Head>> value) {
-            return new Options(method, methods, positions, heads, seed, meanOver, metric, normalize, value, prependBos, batchSize, positionsPerPrompt);
+            return with(b -> b.categories = value);
         }
 
         public Options withPrependBos(Boolean value) {
-            return new Options(method, methods, positions, heads, seed, meanOver, metric, normalize, categories, value, batchSize, positionsPerPrompt);
+            return with(b -> b.prependBos = value);
         }
 
         public Options withBatchSize(Integer value) {
-            return new Options(method, methods, positions, heads, seed, meanOver, metric, normalize, categories, prependBos, value, positionsPerPrompt);
+            return with(b -> b.batchSize = value);
         }
 
         /**
@@ -185,7 +185,36 @@ public final class Ablation {
          * {@code positionsPerPrompt}.
          */
         public Options withPositionsPerPrompt(List<List<Integer>> value) {
-            return new Options(method, methods, positions, heads, seed, meanOver, metric, normalize, categories, prependBos, batchSize, value);
+            return with(b -> b.positionsPerPrompt = value);
+        }
+
+        // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+        private Options with(java.util.function.Consumer<Builder> change) {
+            Builder b = new Builder(this);
+            change.accept(b);
+            return new Options(b.method, b.methods, b.positions, b.heads, b.seed, b.meanOver, b.metric, b.normalize,
+                    b.categories, b.prependBos, b.batchSize, b.positionsPerPrompt);
+        }
+
+        private static final class Builder {
+            Method method;
+            List<Method> methods;
+            List<Integer> positions;
+            List<Head> heads;
+            Long seed;
+            MeanOver meanOver;
+            Metric metric;
+            boolean normalize;
+            Map<String, List<Head>> categories;
+            Boolean prependBos;
+            Integer batchSize;
+            List<List<Integer>> positionsPerPrompt;
+
+            Builder(Options o) {
+                method = o.method; methods = o.methods; positions = o.positions; heads = o.heads; seed = o.seed;
+                meanOver = o.meanOver; metric = o.metric; normalize = o.normalize; categories = o.categories;
+                prependBos = o.prependBos; batchSize = o.batchSize; positionsPerPrompt = o.positionsPerPrompt;
+            }
         }
     }
 
@@ -217,6 +246,11 @@ public final class Ablation {
         /** Seed 004's layer x head heatmap (RdBu around 0; heads not ablated left blank). */
         public Html figure(Lens lens) {
             return HeadDetector.headHeatmap(lens, scores, "Logit difference after " + method + " ablation" + (normalized ? " (normalized)" : ""));
+        }
+
+        @Override
+        public String toString() {
+            return Shown.of(this);
         }
     }
 
@@ -254,6 +288,11 @@ public final class Ablation {
                 out.add(HeadDetector.headHeatmap(lens, scores[i], "Logit difference after " + methods.get(i) + " ablation (normalized)"));
             }
             return out;
+        }
+
+        @Override
+        public String toString() {
+            return Shown.of(this);
         }
     }
 

@@ -95,15 +95,32 @@ public record ActivationDataset(String hook, List<Integer> layers, int demarcati
         }
 
         public Options withSite(Site value) {
-            return new Options(value, layers, offset);
+            return with(b -> b.site = value);
         }
 
         public Options withLayers(List<Integer> value) {
-            return new Options(site, value, offset);
+            return with(b -> b.layers = value);
         }
 
         public Options withOffset(int value) {
-            return new Options(site, layers, value);
+            return with(b -> b.offset = value);
+        }
+
+        // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+        private Options with(java.util.function.Consumer<Builder> change) {
+            Builder b = new Builder(this);
+            change.accept(b);
+            return new Options(b.site, b.layers, b.offset);
+        }
+
+        private static final class Builder {
+            Site site;
+            List<Integer> layers;
+            int offset;
+
+            Builder(Options o) {
+                site = o.site; layers = o.layers; offset = o.offset;
+            }
         }
     }
 

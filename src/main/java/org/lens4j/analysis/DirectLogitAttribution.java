@@ -95,51 +95,80 @@ public final class DirectLogitAttribution {
         }
 
         public Options withLayer(Integer value) {
-            return new Options(value, posSlice, applyLn, mlpInput, inclMid, mode, inclEmbeds, inclRemainder, expandNeurons, recomputeLn, batchSlice, hasBatchDim);
+            return with(b -> b.layer = value);
         }
 
         public Options withPosSlice(Slice value) {
-            return new Options(layer, value, applyLn, mlpInput, inclMid, mode, inclEmbeds, inclRemainder, expandNeurons, recomputeLn, batchSlice, hasBatchDim);
+            return with(b -> b.posSlice = value);
         }
 
         public Options withApplyLn(boolean value) {
-            return new Options(layer, posSlice, value, mlpInput, inclMid, mode, inclEmbeds, inclRemainder, expandNeurons, recomputeLn, batchSlice, hasBatchDim);
+            return with(b -> b.applyLn = value);
         }
 
         public Options withMlpInput(boolean value) {
-            return new Options(layer, posSlice, applyLn, value, inclMid, mode, inclEmbeds, inclRemainder, expandNeurons, recomputeLn, batchSlice, hasBatchDim);
+            return with(b -> b.mlpInput = value);
         }
 
         public Options withInclMid(boolean value) {
-            return new Options(layer, posSlice, applyLn, mlpInput, value, mode, inclEmbeds, inclRemainder, expandNeurons, recomputeLn, batchSlice, hasBatchDim);
+            return with(b -> b.inclMid = value);
         }
 
         public Options withMode(Mode value) {
-            return new Options(layer, posSlice, applyLn, mlpInput, inclMid, value, inclEmbeds, inclRemainder, expandNeurons, recomputeLn, batchSlice, hasBatchDim);
+            return with(b -> b.mode = value);
         }
 
         public Options withInclEmbeds(boolean value) {
-            return new Options(layer, posSlice, applyLn, mlpInput, inclMid, mode, value, inclRemainder, expandNeurons, recomputeLn, batchSlice, hasBatchDim);
+            return with(b -> b.inclEmbeds = value);
         }
 
         public Options withInclRemainder(boolean value) {
-            return new Options(layer, posSlice, applyLn, mlpInput, inclMid, mode, inclEmbeds, value, expandNeurons, recomputeLn, batchSlice, hasBatchDim);
+            return with(b -> b.inclRemainder = value);
         }
 
         public Options withExpandNeurons(boolean value) {
-            return new Options(layer, posSlice, applyLn, mlpInput, inclMid, mode, inclEmbeds, inclRemainder, value, recomputeLn, batchSlice, hasBatchDim);
+            return with(b -> b.expandNeurons = value);
         }
 
         public Options withRecomputeLn(boolean value) {
-            return new Options(layer, posSlice, applyLn, mlpInput, inclMid, mode, inclEmbeds, inclRemainder, expandNeurons, value, batchSlice, hasBatchDim);
+            return with(b -> b.recomputeLn = value);
         }
 
         public Options withBatchSlice(Slice value) {
-            return new Options(layer, posSlice, applyLn, mlpInput, inclMid, mode, inclEmbeds, inclRemainder, expandNeurons, recomputeLn, value, hasBatchDim);
+            return with(b -> b.batchSlice = value);
         }
 
         public Options withHasBatchDim(boolean value) {
-            return new Options(layer, posSlice, applyLn, mlpInput, inclMid, mode, inclEmbeds, inclRemainder, expandNeurons, recomputeLn, batchSlice, value);
+            return with(b -> b.hasBatchDim = value);
+        }
+
+        // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+        private Options with(java.util.function.Consumer<Builder> change) {
+            Builder b = new Builder(this);
+            change.accept(b);
+            return new Options(b.layer, b.posSlice, b.applyLn, b.mlpInput, b.inclMid, b.mode, b.inclEmbeds, b.inclRemainder,
+                    b.expandNeurons, b.recomputeLn, b.batchSlice, b.hasBatchDim);
+        }
+
+        private static final class Builder {
+            Integer layer;
+            Slice posSlice;
+            boolean applyLn;
+            boolean mlpInput;
+            boolean inclMid;
+            Mode mode;
+            boolean inclEmbeds;
+            boolean inclRemainder;
+            boolean expandNeurons;
+            boolean recomputeLn;
+            Slice batchSlice;
+            boolean hasBatchDim;
+
+            Builder(Options o) {
+                layer = o.layer; posSlice = o.posSlice; applyLn = o.applyLn; mlpInput = o.mlpInput; inclMid = o.inclMid;
+                mode = o.mode; inclEmbeds = o.inclEmbeds; inclRemainder = o.inclRemainder; expandNeurons = o.expandNeurons;
+                recomputeLn = o.recomputeLn; batchSlice = o.batchSlice; hasBatchDim = o.hasBatchDim;
+            }
         }
     }
 
@@ -321,6 +350,11 @@ public final class DirectLogitAttribution {
             }
             order.sort(Comparator.comparingDouble((Integer i) -> values[i]).reversed());
             return order.stream().limit(Math.max(0, k)).map(i -> labels.get(i) + "=" + String.format(Locale.ROOT, "%.4f", values[i])).toList();
+        }
+
+        @Override
+        public String toString() {
+            return Shown.of(this);
         }
     }
 

@@ -80,23 +80,43 @@ public final class HeadDetector {
         }
 
         public Options withHeads(List<Head> value) {
-            return new Options(value, excludeBos, excludeCurrentToken, errorMeasure, prependBos);
+            return with(b -> b.heads = value);
         }
 
         public Options withExcludeBos(boolean value) {
-            return new Options(heads, value, excludeCurrentToken, errorMeasure, prependBos);
+            return with(b -> b.excludeBos = value);
         }
 
         public Options withExcludeCurrentToken(boolean value) {
-            return new Options(heads, excludeBos, value, errorMeasure, prependBos);
+            return with(b -> b.excludeCurrentToken = value);
         }
 
         public Options withErrorMeasure(ErrorMeasure value) {
-            return new Options(heads, excludeBos, excludeCurrentToken, value, prependBos);
+            return with(b -> b.errorMeasure = value);
         }
 
         public Options withPrependBos(Boolean value) {
-            return new Options(heads, excludeBos, excludeCurrentToken, errorMeasure, value);
+            return with(b -> b.prependBos = value);
+        }
+
+        // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+        private Options with(java.util.function.Consumer<Builder> change) {
+            Builder b = new Builder(this);
+            change.accept(b);
+            return new Options(b.heads, b.excludeBos, b.excludeCurrentToken, b.errorMeasure, b.prependBos);
+        }
+
+        private static final class Builder {
+            List<Head> heads;
+            boolean excludeBos;
+            boolean excludeCurrentToken;
+            ErrorMeasure errorMeasure;
+            Boolean prependBos;
+
+            Builder(Options o) {
+                heads = o.heads; excludeBos = o.excludeBos; excludeCurrentToken = o.excludeCurrentToken;
+                errorMeasure = o.errorMeasure; prependBos = o.prependBos;
+            }
         }
     }
 
@@ -128,6 +148,11 @@ public final class HeadDetector {
         /** A layer x head heatmap, as seed 004 plots detect_head's scores. */
         public Html figure(Lens lens) {
             return headHeatmap(lens, scores, pattern + " scores");
+        }
+
+        @Override
+        public String toString() {
+            return Shown.of(this);
         }
     }
 
@@ -208,6 +233,11 @@ public final class HeadDetector {
             return List.of(headHeatmap(lens, previousToken, "Previous token scores"), headHeatmap(lens, duplicateToken, "Duplicate token scores"),
                     headHeatmap(lens, induction, "Induction scores"));
         }
+
+        @Override
+        public String toString() {
+            return Shown.of(this);
+        }
     }
 
     /** Seed 001's three scores from one forward pass over {@code tokens} [batch, pos] (repeated sequences of {@code seqLen}). */
@@ -268,6 +298,11 @@ public final class HeadDetector {
                 out.add(Head.of(maxLayer[i], maxHead[i]));
             }
             return out;
+        }
+
+        @Override
+        public String toString() {
+            return Shown.of(this);
         }
     }
 

@@ -102,43 +102,68 @@ public final class LogitLens {
 
         /** Rows through the model's own post-unembedding transform (Gemma 2's soft-cap), so the last RESID_POST row is its output. */
         public Options withOutputTransform(boolean value) {
-            return new Options(source, rows, positions, topK, target, inclMid, recomputeLn, prependBos, value);
+            return with(b -> b.outputTransform = value);
         }
 
         public Options withSource(Source value) {
-            return new Options(value, rows, positions, topK, target, inclMid, recomputeLn, prependBos, outputTransform);
+            return with(b -> b.source = value);
         }
 
         public Options withRows(List<Integer> value) {
-            return new Options(source, value, positions, topK, target, inclMid, recomputeLn, prependBos, outputTransform);
+            return with(b -> b.rows = value);
         }
 
         public Options withPositions(List<Integer> value) {
-            return new Options(source, rows, value, topK, target, inclMid, recomputeLn, prependBos, outputTransform);
+            return with(b -> b.positions = value);
         }
 
         public Options withTopK(int value) {
-            return new Options(source, rows, positions, value, target, inclMid, recomputeLn, prependBos, outputTransform);
+            return with(b -> b.topK = value);
         }
 
         public Options withTarget(String value) {
-            return new Options(source, rows, positions, topK, value, inclMid, recomputeLn, prependBos, outputTransform);
+            return with(b -> b.target = value);
         }
 
         public Options withTarget(int tokenId) {
-            return new Options(source, rows, positions, topK, tokenId, inclMid, recomputeLn, prependBos, outputTransform);
+            return with(b -> b.target = tokenId);
         }
 
         public Options withInclMid(boolean value) {
-            return new Options(source, rows, positions, topK, target, value, recomputeLn, prependBos, outputTransform);
+            return with(b -> b.inclMid = value);
         }
 
         public Options withRecomputeLn(boolean value) {
-            return new Options(source, rows, positions, topK, target, inclMid, value, prependBos, outputTransform);
+            return with(b -> b.recomputeLn = value);
         }
 
         public Options withPrependBos(Boolean value) {
-            return new Options(source, rows, positions, topK, target, inclMid, recomputeLn, value, outputTransform);
+            return with(b -> b.prependBos = value);
+        }
+
+        // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+        private Options with(java.util.function.Consumer<Builder> change) {
+            Builder b = new Builder(this);
+            change.accept(b);
+            return new Options(b.source, b.rows, b.positions, b.topK, b.target, b.inclMid, b.recomputeLn, b.prependBos,
+                    b.outputTransform);
+        }
+
+        private static final class Builder {
+            Source source;
+            List<Integer> rows;
+            List<Integer> positions;
+            int topK;
+            Object target;
+            boolean inclMid;
+            boolean recomputeLn;
+            Boolean prependBos;
+            boolean outputTransform;
+
+            Builder(Options o) {
+                source = o.source; rows = o.rows; positions = o.positions; topK = o.topK; target = o.target; inclMid = o.inclMid;
+                recomputeLn = o.recomputeLn; prependBos = o.prependBos; outputTransform = o.outputTransform;
+            }
         }
     }
 
@@ -230,6 +255,11 @@ public final class LogitLens {
             if (prompt < 0 || prompt >= strTokens.size()) {
                 throw new InvalidInputException("prompt " + prompt + " is out of range: the lens holds " + strTokens.size() + " prompt(s)");
             }
+        }
+
+        @Override
+        public String toString() {
+            return Shown.of(this);
         }
     }
 

@@ -153,6 +153,11 @@ public final class Patching {
                     .withX(x).withXaxis(positions ? "token_index" : columnAxes.get(0)).withYaxis("layer");
             return Figures.imshow(lens, grid, options);
         }
+
+        @Override
+        public String toString() {
+            return Shown.of(this);
+        }
     }
 
     /** A sweep with the defaults: method chosen by the worker, chunks sized to a memory budget. */

@@ -105,6 +105,11 @@ public final class PathPatching {
         public Html figure(Lens lens) {
             return HeadDetector.headHeatmap(lens, values, "Path patching (" + direction.name().toLowerCase() + ") into " + receivers);
         }
+
+        @Override
+        public String toString() {
+            return Shown.of(this);
+        }
     }
 
     public static Result run(Model model, Object clean, Object corrupted, Metric metric, Receivers receivers) {

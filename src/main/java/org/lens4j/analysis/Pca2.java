@@ -73,6 +73,11 @@ public final class Pca2 {
             return Figures.scatter(lens, x, y, ScatterOptions.titled("Layer " + layer + " activation separability")
                     .withColor(group).withHoverNames(names).withXaxis("PCA component 0").withYaxis("PCA component 1"));
         }
+
+        @Override
+        public String toString() {
+            return Shown.of(this);
+        }
     }
 
     /** PCA at every layer of the dataset. */

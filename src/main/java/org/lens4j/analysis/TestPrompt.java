@@ -51,15 +51,32 @@ public final class TestPrompt {
         }
 
         public Options withTopK(int value) {
-            return new Options(value, prependSpaceToAnswer, prependBos);
+            return with(b -> b.topK = value);
         }
 
         public Options withPrependSpaceToAnswer(boolean value) {
-            return new Options(topK, value, prependBos);
+            return with(b -> b.prependSpaceToAnswer = value);
         }
 
         public Options withPrependBos(Boolean value) {
-            return new Options(topK, prependSpaceToAnswer, value);
+            return with(b -> b.prependBos = value);
+        }
+
+        // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+        private Options with(java.util.function.Consumer<Builder> change) {
+            Builder b = new Builder(this);
+            change.accept(b);
+            return new Options(b.topK, b.prependSpaceToAnswer, b.prependBos);
+        }
+
+        private static final class Builder {
+            int topK;
+            boolean prependSpaceToAnswer;
+            Boolean prependBos;
+
+            Builder(Options o) {
+                topK = o.topK; prependSpaceToAnswer = o.prependSpaceToAnswer; prependBos = o.prependBos;
+            }
         }
     }
 

@@ -72,19 +72,37 @@ public final class PromptBatch {
         }
 
         public Options withChunkSize(int value) {
-            return new Options(value, checkpoint, measureName, progress);
+            return with(b -> b.chunkSize = value);
         }
 
         public Options withCheckpoint(Path value) {
-            return new Options(chunkSize, value, measureName, progress);
+            return with(b -> b.checkpoint = value);
         }
 
         public Options withMeasureName(String value) {
-            return new Options(chunkSize, checkpoint, value, progress);
+            return with(b -> b.measureName = value);
         }
 
         public Options withProgress(ProgressListener value) {
-            return new Options(chunkSize, checkpoint, measureName, value);
+            return with(b -> b.progress = value);
+        }
+
+        // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+        private Options with(java.util.function.Consumer<Builder> change) {
+            Builder b = new Builder(this);
+            change.accept(b);
+            return new Options(b.chunkSize, b.checkpoint, b.measureName, b.progress);
+        }
+
+        private static final class Builder {
+            int chunkSize;
+            Path checkpoint;
+            String measureName;
+            ProgressListener progress;
+
+            Builder(Options o) {
+                chunkSize = o.chunkSize; checkpoint = o.checkpoint; measureName = o.measureName; progress = o.progress;
+            }
         }
     }
 

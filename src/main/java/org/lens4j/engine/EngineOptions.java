@@ -91,49 +91,76 @@ public record EngineOptions(
     }
 
     public EngineOptions withEngine(Kind value) {
-        return new EngineOptions(value, python, home, device, offline, callTimeout, startTimeout, log, bridgeDir, workerEnv);
+        return with(b -> b.engine = value);
     }
 
     public EngineOptions withPython(String value) {
-        return new EngineOptions(engine, value, home, device, offline, callTimeout, startTimeout, log, bridgeDir, workerEnv);
+        return with(b -> b.python = value);
     }
 
     public EngineOptions withHome(Path value) {
-        return new EngineOptions(engine, python, value, device, offline, callTimeout, startTimeout, log, bridgeDir, workerEnv);
+        return with(b -> b.home = value);
     }
 
     public EngineOptions withDevice(String value) {
-        return new EngineOptions(engine, python, home, value, offline, callTimeout, startTimeout, log, bridgeDir, workerEnv);
+        return with(b -> b.device = value);
     }
 
     public EngineOptions withOffline(boolean value) {
-        return new EngineOptions(engine, python, home, device, value, callTimeout, startTimeout, log, bridgeDir, workerEnv);
+        return with(b -> b.offline = value);
     }
 
     public EngineOptions withCallTimeout(Duration value) {
-        return new EngineOptions(engine, python, home, device, offline, value, startTimeout, log, bridgeDir, workerEnv);
+        return with(b -> b.callTimeout = value);
     }
 
     public EngineOptions withStartTimeout(Duration value) {
-        return new EngineOptions(engine, python, home, device, offline, callTimeout, value, log, bridgeDir, workerEnv);
+        return with(b -> b.startTimeout = value);
     }
 
     public EngineOptions withLog(Consumer<String> value) {
-        return new EngineOptions(engine, python, home, device, offline, callTimeout, startTimeout, value, bridgeDir, workerEnv);
+        return with(b -> b.log = value);
     }
 
     public EngineOptions withBridgeDir(Path value) {
-        return new EngineOptions(engine, python, home, device, offline, callTimeout, startTimeout, log, value, workerEnv);
+        return with(b -> b.bridgeDir = value);
     }
 
     public EngineOptions withWorkerEnv(Map<String, String> value) {
-        return new EngineOptions(engine, python, home, device, offline, callTimeout, startTimeout, log, bridgeDir, value);
+        return with(b -> b.workerEnv = value);
     }
 
     /** Sends a line to {@link #log()} when there is one. */
     public void logLine(String line) {
         if (log != null) {
             log.accept(line);
+        }
+    }
+
+    // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+    private EngineOptions with(java.util.function.Consumer<Builder> change) {
+        Builder b = new Builder(this);
+        change.accept(b);
+        return new EngineOptions(b.engine, b.python, b.home, b.device, b.offline, b.callTimeout, b.startTimeout, b.log,
+                b.bridgeDir, b.workerEnv);
+    }
+
+    private static final class Builder {
+        Kind engine;
+        String python;
+        Path home;
+        String device;
+        boolean offline;
+        Duration callTimeout;
+        Duration startTimeout;
+        Consumer<String> log;
+        Path bridgeDir;
+        Map<String, String> workerEnv;
+
+        Builder(EngineOptions o) {
+            engine = o.engine; python = o.python; home = o.home; device = o.device; offline = o.offline;
+            callTimeout = o.callTimeout; startTimeout = o.startTimeout; log = o.log; bridgeDir = o.bridgeDir;
+            workerEnv = o.workerEnv;
         }
     }
 }

@@ -62,27 +62,27 @@ public record GenerateOptions(int maxNewTokens, boolean doSample, Integer topK, 
     }
 
     public GenerateOptions withMaxNewTokens(int value) {
-        return new GenerateOptions(value, doSample, topK, topP, temperature, seed, stopAtEos, returnLogits, prependBos, useKvCache, hooks);
+        return with(b -> b.maxNewTokens = value);
     }
 
     public GenerateOptions withDoSample(boolean value) {
-        return new GenerateOptions(maxNewTokens, value, topK, topP, temperature, seed, stopAtEos, returnLogits, prependBos, useKvCache, hooks);
+        return with(b -> b.doSample = value);
     }
 
     public GenerateOptions withTopK(Integer value) {
-        return new GenerateOptions(maxNewTokens, doSample, value, topP, temperature, seed, stopAtEos, returnLogits, prependBos, useKvCache, hooks);
+        return with(b -> b.topK = value);
     }
 
     public GenerateOptions withTopP(Double value) {
-        return new GenerateOptions(maxNewTokens, doSample, topK, value, temperature, seed, stopAtEos, returnLogits, prependBos, useKvCache, hooks);
+        return with(b -> b.topP = value);
     }
 
     public GenerateOptions withTemperature(double value) {
-        return new GenerateOptions(maxNewTokens, doSample, topK, topP, value, seed, stopAtEos, returnLogits, prependBos, useKvCache, hooks);
+        return with(b -> b.temperature = value);
     }
 
     public GenerateOptions withSeed(Long value) {
-        return new GenerateOptions(maxNewTokens, doSample, topK, topP, temperature, value, stopAtEos, returnLogits, prependBos, useKvCache, hooks);
+        return with(b -> b.seed = value);
     }
 
     /** As {@link #withSeed(Long)}, so that {@code withSeed(7)} compiles. */
@@ -91,23 +91,50 @@ public record GenerateOptions(int maxNewTokens, boolean doSample, Integer topK, 
     }
 
     public GenerateOptions withStopAtEos(boolean value) {
-        return new GenerateOptions(maxNewTokens, doSample, topK, topP, temperature, seed, value, returnLogits, prependBos, useKvCache, hooks);
+        return with(b -> b.stopAtEos = value);
     }
 
     public GenerateOptions withReturnLogits(boolean value) {
-        return new GenerateOptions(maxNewTokens, doSample, topK, topP, temperature, seed, stopAtEos, value, prependBos, useKvCache, hooks);
+        return with(b -> b.returnLogits = value);
     }
 
     public GenerateOptions withPrependBos(Boolean value) {
-        return new GenerateOptions(maxNewTokens, doSample, topK, topP, temperature, seed, stopAtEos, returnLogits, value, useKvCache, hooks);
+        return with(b -> b.prependBos = value);
     }
 
     public GenerateOptions withUseKvCache(boolean value) {
-        return new GenerateOptions(maxNewTokens, doSample, topK, topP, temperature, seed, stopAtEos, returnLogits, prependBos, value, hooks);
+        return with(b -> b.useKvCache = value);
     }
 
     public GenerateOptions withHooks(Hook... value) {
-        return new GenerateOptions(maxNewTokens, doSample, topK, topP, temperature, seed, stopAtEos, returnLogits, prependBos, useKvCache,
-                Arrays.asList(value));
+        return with(b -> b.hooks = Arrays.asList(value));
+    }
+
+    // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+    private GenerateOptions with(java.util.function.Consumer<Builder> change) {
+        Builder b = new Builder(this);
+        change.accept(b);
+        return new GenerateOptions(b.maxNewTokens, b.doSample, b.topK, b.topP, b.temperature, b.seed, b.stopAtEos,
+                b.returnLogits, b.prependBos, b.useKvCache, b.hooks);
+    }
+
+    private static final class Builder {
+        int maxNewTokens;
+        boolean doSample;
+        Integer topK;
+        Double topP;
+        double temperature;
+        Long seed;
+        boolean stopAtEos;
+        boolean returnLogits;
+        Boolean prependBos;
+        boolean useKvCache;
+        List<Hook> hooks;
+
+        Builder(GenerateOptions o) {
+            maxNewTokens = o.maxNewTokens; doSample = o.doSample; topK = o.topK; topP = o.topP; temperature = o.temperature;
+            seed = o.seed; stopAtEos = o.stopAtEos; returnLogits = o.returnLogits; prependBos = o.prependBos;
+            useKvCache = o.useKvCache; hooks = o.hooks;
+        }
     }
 }

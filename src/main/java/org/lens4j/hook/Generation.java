@@ -30,4 +30,20 @@ public record Generation(String text, List<String> texts, Tensor tokens, Tensor 
         }
         captures.close();
     }
+
+    /**
+     * A first line that says what this is ({@code Generation: 1 prompt, tokens int64 [1, 19] cpu,
+     * no logits}), then each prompt's text, the captures and the tokens' preview.
+     */
+    @Override
+    public String toString() {
+        StringBuilder sb = new StringBuilder("Generation: ").append(texts.size()).append(texts.size() == 1 ? " prompt" : " prompts");
+        sb.append(", tokens ").append(tokens.dtype()).append(' ').append(java.util.Arrays.toString(tokens.shape()))
+                .append(' ').append(tokens.device());
+        sb.append(", ").append(logits == null ? "no logits" : "logits " + java.util.Arrays.toString(logits.shape()));
+        for (int i = 0; i < texts.size(); i++) {
+            sb.append("\ntext[").append(i).append("]: ").append(texts.get(i));
+        }
+        return sb.append("\ncaptures: ").append(captures).append("\ntokens: ").append(tokens).toString();
+    }
 }

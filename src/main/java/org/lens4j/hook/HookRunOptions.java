@@ -36,22 +36,42 @@ public record HookRunOptions(ReturnType returnType, Integer stopAtLayer, Boolean
     }
 
     public HookRunOptions withReturnType(ReturnType value) {
-        return new HookRunOptions(value, stopAtLayer, prependBos, paddingSide, lossPerToken);
+        return with(b -> b.returnType = value);
     }
 
     public HookRunOptions withStopAtLayer(Integer value) {
-        return new HookRunOptions(returnType, value, prependBos, paddingSide, lossPerToken);
+        return with(b -> b.stopAtLayer = value);
     }
 
     public HookRunOptions withPrependBos(Boolean value) {
-        return new HookRunOptions(returnType, stopAtLayer, value, paddingSide, lossPerToken);
+        return with(b -> b.prependBos = value);
     }
 
     public HookRunOptions withPaddingSide(String value) {
-        return new HookRunOptions(returnType, stopAtLayer, prependBos, value, lossPerToken);
+        return with(b -> b.paddingSide = value);
     }
 
     public HookRunOptions withLossPerToken(boolean value) {
-        return new HookRunOptions(returnType, stopAtLayer, prependBos, paddingSide, value);
+        return with(b -> b.lossPerToken = value);
+    }
+
+    // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+    private HookRunOptions with(java.util.function.Consumer<Builder> change) {
+        Builder b = new Builder(this);
+        change.accept(b);
+        return new HookRunOptions(b.returnType, b.stopAtLayer, b.prependBos, b.paddingSide, b.lossPerToken);
+    }
+
+    private static final class Builder {
+        ReturnType returnType;
+        Integer stopAtLayer;
+        Boolean prependBos;
+        String paddingSide;
+        boolean lossPerToken;
+
+        Builder(HookRunOptions o) {
+            returnType = o.returnType; stopAtLayer = o.stopAtLayer; prependBos = o.prependBos; paddingSide = o.paddingSide;
+            lossPerToken = o.lossPerToken;
+        }
     }
 }

@@ -40,34 +40,59 @@ public record AttentionOptions(String title, List<String> headNames, Double minV
     }
 
     public AttentionOptions withTitle(String value) {
-        return new AttentionOptions(value, headNames, minValue, maxValue, negativeColor, positiveColor, maskUpperTri, showAxisLabels);
+        return with(b -> b.title = value);
     }
 
     public AttentionOptions withHeadNames(List<String> value) {
-        return new AttentionOptions(title, value, minValue, maxValue, negativeColor, positiveColor, maskUpperTri, showAxisLabels);
+        return with(b -> b.headNames = value);
     }
 
     public AttentionOptions withMinValue(Double value) {
-        return new AttentionOptions(title, headNames, value, maxValue, negativeColor, positiveColor, maskUpperTri, showAxisLabels);
+        return with(b -> b.minValue = value);
     }
 
     public AttentionOptions withMaxValue(Double value) {
-        return new AttentionOptions(title, headNames, minValue, value, negativeColor, positiveColor, maskUpperTri, showAxisLabels);
+        return with(b -> b.maxValue = value);
     }
 
     public AttentionOptions withNegativeColor(String value) {
-        return new AttentionOptions(title, headNames, minValue, maxValue, value, positiveColor, maskUpperTri, showAxisLabels);
+        return with(b -> b.negativeColor = value);
     }
 
     public AttentionOptions withPositiveColor(String value) {
-        return new AttentionOptions(title, headNames, minValue, maxValue, negativeColor, value, maskUpperTri, showAxisLabels);
+        return with(b -> b.positiveColor = value);
     }
 
     public AttentionOptions withMaskUpperTri(Boolean value) {
-        return new AttentionOptions(title, headNames, minValue, maxValue, negativeColor, positiveColor, value, showAxisLabels);
+        return with(b -> b.maskUpperTri = value);
     }
 
     public AttentionOptions withShowAxisLabels(Boolean value) {
-        return new AttentionOptions(title, headNames, minValue, maxValue, negativeColor, positiveColor, maskUpperTri, value);
+        return with(b -> b.showAxisLabels = value);
+    }
+
+    // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+    private AttentionOptions with(java.util.function.Consumer<Builder> change) {
+        Builder b = new Builder(this);
+        change.accept(b);
+        return new AttentionOptions(b.title, b.headNames, b.minValue, b.maxValue, b.negativeColor, b.positiveColor,
+                b.maskUpperTri, b.showAxisLabels);
+    }
+
+    private static final class Builder {
+        String title;
+        List<String> headNames;
+        Double minValue;
+        Double maxValue;
+        String negativeColor;
+        String positiveColor;
+        Boolean maskUpperTri;
+        Boolean showAxisLabels;
+
+        Builder(AttentionOptions o) {
+            title = o.title; headNames = o.headNames; minValue = o.minValue; maxValue = o.maxValue;
+            negativeColor = o.negativeColor; positiveColor = o.positiveColor; maskUpperTri = o.maskUpperTri;
+            showAxisLabels = o.showAxisLabels;
+        }
     }
 }

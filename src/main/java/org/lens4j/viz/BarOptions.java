@@ -57,34 +57,58 @@ public record BarOptions(String title, List<String> names, List<?> x, String xax
     }
 
     public BarOptions withTitle(String value) {
-        return new BarOptions(value, names, x, xaxis, yaxis, barmode, width, height, sharedPlotlyJs);
+        return with(b -> b.title = value);
     }
 
     public BarOptions withNames(List<String> value) {
-        return new BarOptions(title, value, x, xaxis, yaxis, barmode, width, height, sharedPlotlyJs);
+        return with(b -> b.names = value);
     }
 
     public BarOptions withX(List<?> value) {
-        return new BarOptions(title, names, value, xaxis, yaxis, barmode, width, height, sharedPlotlyJs);
+        return with(b -> b.x = value);
     }
 
     public BarOptions withXaxis(String value) {
-        return new BarOptions(title, names, x, value, yaxis, barmode, width, height, sharedPlotlyJs);
+        return with(b -> b.xaxis = value);
     }
 
     public BarOptions withYaxis(String value) {
-        return new BarOptions(title, names, x, xaxis, value, barmode, width, height, sharedPlotlyJs);
+        return with(b -> b.yaxis = value);
     }
 
     public BarOptions withBarmode(Barmode value) {
-        return new BarOptions(title, names, x, xaxis, yaxis, value, width, height, sharedPlotlyJs);
+        return with(b -> b.barmode = value);
     }
 
     public BarOptions withSize(Integer w, Integer h) {
-        return new BarOptions(title, names, x, xaxis, yaxis, barmode, w, h, sharedPlotlyJs);
+        return with(b -> { b.width = w; b.height = h; });
     }
 
     public BarOptions withSharedPlotlyJs(boolean value) {
-        return new BarOptions(title, names, x, xaxis, yaxis, barmode, width, height, value);
+        return with(b -> b.sharedPlotlyJs = value);
+    }
+
+    // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+    private BarOptions with(java.util.function.Consumer<Builder> change) {
+        Builder b = new Builder(this);
+        change.accept(b);
+        return new BarOptions(b.title, b.names, b.x, b.xaxis, b.yaxis, b.barmode, b.width, b.height, b.sharedPlotlyJs);
+    }
+
+    private static final class Builder {
+        String title;
+        List<String> names;
+        List<?> x;
+        String xaxis;
+        String yaxis;
+        Barmode barmode;
+        Integer width;
+        Integer height;
+        boolean sharedPlotlyJs;
+
+        Builder(BarOptions o) {
+            title = o.title; names = o.names; x = o.x; xaxis = o.xaxis; yaxis = o.yaxis; barmode = o.barmode; width = o.width;
+            height = o.height; sharedPlotlyJs = o.sharedPlotlyJs;
+        }
     }
 }

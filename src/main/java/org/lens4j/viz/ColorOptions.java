@@ -27,22 +27,42 @@ public record ColorOptions(String title, Double minValue, Double maxValue, Strin
     }
 
     public ColorOptions withTitle(String value) {
-        return new ColorOptions(value, minValue, maxValue, negativeColor, positiveColor);
+        return with(b -> b.title = value);
     }
 
     public ColorOptions withMinValue(Double value) {
-        return new ColorOptions(title, value, maxValue, negativeColor, positiveColor);
+        return with(b -> b.minValue = value);
     }
 
     public ColorOptions withMaxValue(Double value) {
-        return new ColorOptions(title, minValue, value, negativeColor, positiveColor);
+        return with(b -> b.maxValue = value);
     }
 
     public ColorOptions withNegativeColor(String value) {
-        return new ColorOptions(title, minValue, maxValue, value, positiveColor);
+        return with(b -> b.negativeColor = value);
     }
 
     public ColorOptions withPositiveColor(String value) {
-        return new ColorOptions(title, minValue, maxValue, negativeColor, value);
+        return with(b -> b.positiveColor = value);
+    }
+
+    // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+    private ColorOptions with(java.util.function.Consumer<Builder> change) {
+        Builder b = new Builder(this);
+        change.accept(b);
+        return new ColorOptions(b.title, b.minValue, b.maxValue, b.negativeColor, b.positiveColor);
+    }
+
+    private static final class Builder {
+        String title;
+        Double minValue;
+        Double maxValue;
+        String negativeColor;
+        String positiveColor;
+
+        Builder(ColorOptions o) {
+            title = o.title; minValue = o.minValue; maxValue = o.maxValue; negativeColor = o.negativeColor;
+            positiveColor = o.positiveColor;
+        }
     }
 }

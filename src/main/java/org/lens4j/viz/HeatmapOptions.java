@@ -52,54 +52,84 @@ public record HeatmapOptions(String title, List<?> x, List<?> y, String xaxis, S
     }
 
     public HeatmapOptions withTitle(String value) {
-        return new HeatmapOptions(value, x, y, xaxis, yaxis, caxis, midpoint, zmin, zmax, aspect, width, height, sharedPlotlyJs);
+        return with(b -> b.title = value);
     }
 
     /** Column labels: strings (tokens) or numbers. */
     public HeatmapOptions withX(List<?> value) {
-        return new HeatmapOptions(title, value, y, xaxis, yaxis, caxis, midpoint, zmin, zmax, aspect, width, height, sharedPlotlyJs);
+        return with(b -> b.x = value);
     }
 
     /** Row labels: strings or numbers. */
     public HeatmapOptions withY(List<?> value) {
-        return new HeatmapOptions(title, x, value, xaxis, yaxis, caxis, midpoint, zmin, zmax, aspect, width, height, sharedPlotlyJs);
+        return with(b -> b.y = value);
     }
 
     public HeatmapOptions withXaxis(String value) {
-        return new HeatmapOptions(title, x, y, value, yaxis, caxis, midpoint, zmin, zmax, aspect, width, height, sharedPlotlyJs);
+        return with(b -> b.xaxis = value);
     }
 
     public HeatmapOptions withYaxis(String value) {
-        return new HeatmapOptions(title, x, y, xaxis, value, caxis, midpoint, zmin, zmax, aspect, width, height, sharedPlotlyJs);
+        return with(b -> b.yaxis = value);
     }
 
     public HeatmapOptions withCaxis(String value) {
-        return new HeatmapOptions(title, x, y, xaxis, yaxis, value, midpoint, zmin, zmax, aspect, width, height, sharedPlotlyJs);
+        return with(b -> b.caxis = value);
     }
 
     /** The value drawn white; null for no midpoint. */
     public HeatmapOptions withMidpoint(Double value) {
-        return new HeatmapOptions(title, x, y, xaxis, yaxis, caxis, value, zmin, zmax, aspect, width, height, sharedPlotlyJs);
+        return with(b -> b.midpoint = value);
     }
 
     public HeatmapOptions withZmin(Double value) {
-        return new HeatmapOptions(title, x, y, xaxis, yaxis, caxis, midpoint, value, zmax, aspect, width, height, sharedPlotlyJs);
+        return with(b -> b.zmin = value);
     }
 
     public HeatmapOptions withZmax(Double value) {
-        return new HeatmapOptions(title, x, y, xaxis, yaxis, caxis, midpoint, zmin, value, aspect, width, height, sharedPlotlyJs);
+        return with(b -> b.zmax = value);
     }
 
     public HeatmapOptions withAspect(Aspect value) {
-        return new HeatmapOptions(title, x, y, xaxis, yaxis, caxis, midpoint, zmin, zmax, value, width, height, sharedPlotlyJs);
+        return with(b -> b.aspect = value);
     }
 
     /** The figure's size in pixels; nulls fill the window. */
     public HeatmapOptions withSize(Integer w, Integer h) {
-        return new HeatmapOptions(title, x, y, xaxis, yaxis, caxis, midpoint, zmin, zmax, aspect, w, h, sharedPlotlyJs);
+        return with(b -> { b.width = w; b.height = h; });
     }
 
     public HeatmapOptions withSharedPlotlyJs(boolean value) {
-        return new HeatmapOptions(title, x, y, xaxis, yaxis, caxis, midpoint, zmin, zmax, aspect, width, height, value);
+        return with(b -> b.sharedPlotlyJs = value);
+    }
+
+    // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+    private HeatmapOptions with(java.util.function.Consumer<Builder> change) {
+        Builder b = new Builder(this);
+        change.accept(b);
+        return new HeatmapOptions(b.title, b.x, b.y, b.xaxis, b.yaxis, b.caxis, b.midpoint, b.zmin, b.zmax, b.aspect, b.width,
+                b.height, b.sharedPlotlyJs);
+    }
+
+    private static final class Builder {
+        String title;
+        List<?> x;
+        List<?> y;
+        String xaxis;
+        String yaxis;
+        String caxis;
+        Double midpoint;
+        Double zmin;
+        Double zmax;
+        Aspect aspect;
+        Integer width;
+        Integer height;
+        boolean sharedPlotlyJs;
+
+        Builder(HeatmapOptions o) {
+            title = o.title; x = o.x; y = o.y; xaxis = o.xaxis; yaxis = o.yaxis; caxis = o.caxis; midpoint = o.midpoint;
+            zmin = o.zmin; zmax = o.zmax; aspect = o.aspect; width = o.width; height = o.height;
+            sharedPlotlyJs = o.sharedPlotlyJs;
+        }
     }
 }

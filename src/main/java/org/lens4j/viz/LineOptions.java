@@ -39,30 +39,53 @@ public record LineOptions(String title, List<String> names, List<?> x, String xa
     }
 
     public LineOptions withTitle(String value) {
-        return new LineOptions(value, names, x, xaxis, yaxis, width, height, sharedPlotlyJs);
+        return with(b -> b.title = value);
     }
 
     public LineOptions withNames(List<String> value) {
-        return new LineOptions(title, value, x, xaxis, yaxis, width, height, sharedPlotlyJs);
+        return with(b -> b.names = value);
     }
 
     public LineOptions withX(List<?> value) {
-        return new LineOptions(title, names, value, xaxis, yaxis, width, height, sharedPlotlyJs);
+        return with(b -> b.x = value);
     }
 
     public LineOptions withXaxis(String value) {
-        return new LineOptions(title, names, x, value, yaxis, width, height, sharedPlotlyJs);
+        return with(b -> b.xaxis = value);
     }
 
     public LineOptions withYaxis(String value) {
-        return new LineOptions(title, names, x, xaxis, value, width, height, sharedPlotlyJs);
+        return with(b -> b.yaxis = value);
     }
 
     public LineOptions withSize(Integer w, Integer h) {
-        return new LineOptions(title, names, x, xaxis, yaxis, w, h, sharedPlotlyJs);
+        return with(b -> { b.width = w; b.height = h; });
     }
 
     public LineOptions withSharedPlotlyJs(boolean value) {
-        return new LineOptions(title, names, x, xaxis, yaxis, width, height, value);
+        return with(b -> b.sharedPlotlyJs = value);
+    }
+
+    // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+    private LineOptions with(java.util.function.Consumer<Builder> change) {
+        Builder b = new Builder(this);
+        change.accept(b);
+        return new LineOptions(b.title, b.names, b.x, b.xaxis, b.yaxis, b.width, b.height, b.sharedPlotlyJs);
+    }
+
+    private static final class Builder {
+        String title;
+        List<String> names;
+        List<?> x;
+        String xaxis;
+        String yaxis;
+        Integer width;
+        Integer height;
+        boolean sharedPlotlyJs;
+
+        Builder(LineOptions o) {
+            title = o.title; names = o.names; x = o.x; xaxis = o.xaxis; yaxis = o.yaxis; width = o.width; height = o.height;
+            sharedPlotlyJs = o.sharedPlotlyJs;
+        }
     }
 }

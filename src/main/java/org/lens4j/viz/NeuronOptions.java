@@ -35,22 +35,43 @@ public record NeuronOptions(String title, String firstDimensionName, String seco
     }
 
     public NeuronOptions withTitle(String value) {
-        return new NeuronOptions(value, firstDimensionName, secondDimensionName, firstDimensionLabels, secondDimensionLabels);
+        return with(b -> b.title = value);
     }
 
     public NeuronOptions withFirstDimensionName(String value) {
-        return new NeuronOptions(title, value, secondDimensionName, firstDimensionLabels, secondDimensionLabels);
+        return with(b -> b.firstDimensionName = value);
     }
 
     public NeuronOptions withSecondDimensionName(String value) {
-        return new NeuronOptions(title, firstDimensionName, value, firstDimensionLabels, secondDimensionLabels);
+        return with(b -> b.secondDimensionName = value);
     }
 
     public NeuronOptions withFirstDimensionLabels(List<String> value) {
-        return new NeuronOptions(title, firstDimensionName, secondDimensionName, value, secondDimensionLabels);
+        return with(b -> b.firstDimensionLabels = value);
     }
 
     public NeuronOptions withSecondDimensionLabels(List<String> value) {
-        return new NeuronOptions(title, firstDimensionName, secondDimensionName, firstDimensionLabels, value);
+        return with(b -> b.secondDimensionLabels = value);
+    }
+
+    // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+    private NeuronOptions with(java.util.function.Consumer<Builder> change) {
+        Builder b = new Builder(this);
+        change.accept(b);
+        return new NeuronOptions(b.title, b.firstDimensionName, b.secondDimensionName, b.firstDimensionLabels,
+                b.secondDimensionLabels);
+    }
+
+    private static final class Builder {
+        String title;
+        String firstDimensionName;
+        String secondDimensionName;
+        List<String> firstDimensionLabels;
+        List<String> secondDimensionLabels;
+
+        Builder(NeuronOptions o) {
+            title = o.title; firstDimensionName = o.firstDimensionName; secondDimensionName = o.secondDimensionName;
+            firstDimensionLabels = o.firstDimensionLabels; secondDimensionLabels = o.secondDimensionLabels;
+        }
     }
 }

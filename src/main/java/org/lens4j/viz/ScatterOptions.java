@@ -41,35 +41,59 @@ public record ScatterOptions(String title, List<String> hoverNames, List<?> colo
     }
 
     public ScatterOptions withTitle(String value) {
-        return new ScatterOptions(value, hoverNames, color, xaxis, yaxis, caxis, width, height, sharedPlotlyJs);
+        return with(b -> b.title = value);
     }
 
     public ScatterOptions withHoverNames(List<String> value) {
-        return new ScatterOptions(title, value, color, xaxis, yaxis, caxis, width, height, sharedPlotlyJs);
+        return with(b -> b.hoverNames = value);
     }
 
     /** Strings (groups) or numbers (a colour scale), one per point. */
     public ScatterOptions withColor(List<?> value) {
-        return new ScatterOptions(title, hoverNames, value, xaxis, yaxis, caxis, width, height, sharedPlotlyJs);
+        return with(b -> b.color = value);
     }
 
     public ScatterOptions withXaxis(String value) {
-        return new ScatterOptions(title, hoverNames, color, value, yaxis, caxis, width, height, sharedPlotlyJs);
+        return with(b -> b.xaxis = value);
     }
 
     public ScatterOptions withYaxis(String value) {
-        return new ScatterOptions(title, hoverNames, color, xaxis, value, caxis, width, height, sharedPlotlyJs);
+        return with(b -> b.yaxis = value);
     }
 
     public ScatterOptions withCaxis(String value) {
-        return new ScatterOptions(title, hoverNames, color, xaxis, yaxis, value, width, height, sharedPlotlyJs);
+        return with(b -> b.caxis = value);
     }
 
     public ScatterOptions withSize(Integer w, Integer h) {
-        return new ScatterOptions(title, hoverNames, color, xaxis, yaxis, caxis, w, h, sharedPlotlyJs);
+        return with(b -> { b.width = w; b.height = h; });
     }
 
     public ScatterOptions withSharedPlotlyJs(boolean value) {
-        return new ScatterOptions(title, hoverNames, color, xaxis, yaxis, caxis, width, height, value);
+        return with(b -> b.sharedPlotlyJs = value);
+    }
+
+    // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+    private ScatterOptions with(java.util.function.Consumer<Builder> change) {
+        Builder b = new Builder(this);
+        change.accept(b);
+        return new ScatterOptions(b.title, b.hoverNames, b.color, b.xaxis, b.yaxis, b.caxis, b.width, b.height, b.sharedPlotlyJs);
+    }
+
+    private static final class Builder {
+        String title;
+        List<String> hoverNames;
+        List<?> color;
+        String xaxis;
+        String yaxis;
+        String caxis;
+        Integer width;
+        Integer height;
+        boolean sharedPlotlyJs;
+
+        Builder(ScatterOptions o) {
+            title = o.title; hoverNames = o.hoverNames; color = o.color; xaxis = o.xaxis; yaxis = o.yaxis; caxis = o.caxis;
+            width = o.width; height = o.height; sharedPlotlyJs = o.sharedPlotlyJs;
+        }
     }
 }

@@ -39,26 +39,48 @@ public record TopkOptions(String title, Integer maxK, String firstDimensionName,
     }
 
     public TopkOptions withTitle(String value) {
-        return new TopkOptions(value, maxK, firstDimensionName, thirdDimensionName, sampleLabels, firstDimensionLabels);
+        return with(b -> b.title = value);
     }
 
     public TopkOptions withMaxK(Integer value) {
-        return new TopkOptions(title, value, firstDimensionName, thirdDimensionName, sampleLabels, firstDimensionLabels);
+        return with(b -> b.maxK = value);
     }
 
     public TopkOptions withFirstDimensionName(String value) {
-        return new TopkOptions(title, maxK, value, thirdDimensionName, sampleLabels, firstDimensionLabels);
+        return with(b -> b.firstDimensionName = value);
     }
 
     public TopkOptions withThirdDimensionName(String value) {
-        return new TopkOptions(title, maxK, firstDimensionName, value, sampleLabels, firstDimensionLabels);
+        return with(b -> b.thirdDimensionName = value);
     }
 
     public TopkOptions withSampleLabels(List<String> value) {
-        return new TopkOptions(title, maxK, firstDimensionName, thirdDimensionName, value, firstDimensionLabels);
+        return with(b -> b.sampleLabels = value);
     }
 
     public TopkOptions withFirstDimensionLabels(List<String> value) {
-        return new TopkOptions(title, maxK, firstDimensionName, thirdDimensionName, sampleLabels, value);
+        return with(b -> b.firstDimensionLabels = value);
+    }
+
+    // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
+    private TopkOptions with(java.util.function.Consumer<Builder> change) {
+        Builder b = new Builder(this);
+        change.accept(b);
+        return new TopkOptions(b.title, b.maxK, b.firstDimensionName, b.thirdDimensionName, b.sampleLabels,
+                b.firstDimensionLabels);
+    }
+
+    private static final class Builder {
+        String title;
+        Integer maxK;
+        String firstDimensionName;
+        String thirdDimensionName;
+        List<String> sampleLabels;
+        List<String> firstDimensionLabels;
+
+        Builder(TopkOptions o) {
+            title = o.title; maxK = o.maxK; firstDimensionName = o.firstDimensionName; thirdDimensionName = o.thirdDimensionName;
+            sampleLabels = o.sampleLabels; firstDimensionLabels = o.firstDimensionLabels;
+        }
     }
 }
