@@ -42,7 +42,7 @@ import torch  # noqa: E402
 from transformer_lens import patching as tl_patching  # noqa: E402
 from transformer_lens.model_bridge import TransformerBridge  # noqa: E402
 
-from lens4j_bridge.ops import patching  # noqa: E402
+from lens4j_bridge.ops.patching import blocks as patching  # noqa: E402
 from lens4j_bridge.ops.metrics import metric_from_spec  # noqa: E402
 from lens4j_bridge.session import Session  # noqa: E402
 from lens4j_bridge.toy.tiny import make_tiny_model  # noqa: E402

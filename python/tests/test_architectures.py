@@ -18,7 +18,7 @@ from test_patching import plain_path_patching, reference
 from tiny_archs import ARCHITECTURES, make_arch_model
 
 from lens4j_bridge.errors import LensError
-from lens4j_bridge.ops import patching
+from lens4j_bridge.ops.patching import blocks as patching
 from lens4j_bridge.ops.metrics import metric_from_spec
 from lens4j_bridge.session import Session
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from lens4j_bridge.errors import LensError
-from lens4j_bridge.ops import patching
+from lens4j_bridge.ops.patching import blocks as patching
 from lens4j_bridge.ops.metrics import metric_from_spec
 from lens4j_bridge.session import Session
 

@@ -14,7 +14,7 @@ import torch
 from transformer_lens import patching as tl_patching
 
 from lens4j_bridge.errors import LensError
-from lens4j_bridge.ops import patching
+from lens4j_bridge.ops.patching import blocks as patching
 from lens4j_bridge.ops.metrics import metric_from_spec
 from lens4j_bridge.session import Session
 

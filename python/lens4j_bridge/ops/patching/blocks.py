@@ -46,11 +46,11 @@ from typing import Any, Callable
 import torch
 from transformer_lens.utilities import get_act_name
 
-from ..errors import LensError, require
-from ..session import Session
-from . import op
-from .metrics import Metric, last_positions_of, metric_from_spec
-from .model import tokens_of
+from ...errors import LensError, require
+from ...session import Session
+from .. import op
+from ..metrics import Metric, last_positions_of, metric_from_spec
+from ..model import tokens_of
 
 # kind -> (activation short name, swept axes), as in transformer_lens.patching
 KINDS: dict[str, tuple[str, tuple[str, ...]]] = {

@@ -18,11 +18,11 @@ import torch
 from transformer_lens.ActivationCache import ActivationCache
 from transformer_lens.utilities import Slice, get_act_name
 
-from ..errors import LensError, require
-from ..session import Session
-from . import op
-from .model import check_hook_names, to_single_token, tokens_of
-from .tensor import as_tensor
+from ...errors import LensError, require
+from ...session import Session
+from .. import op
+from ..model import check_hook_names, to_single_token, tokens_of
+from ..tensor import as_tensor
 
 # ---------------------------------------------------------------------------------------
 # Input helpers
@@ -888,7 +888,7 @@ class _Ablation:
     def __init__(self, s: Session, model: Any, clean: Any, corrupted: Any, answers: Any, positions: Any,
                  heads: Any, metric: dict | None, prepend_bos: bool | None, batch_size: int | None,
                  positions_per_prompt: Any = None) -> None:
-        from .metrics import last_positions_of, metric_from_spec
+        from ..metrics import last_positions_of, metric_from_spec
 
         self.s, self.model = s, model
         self.clean_tokens = tokens_of(model, clean, prepend_bos)
