@@ -6,7 +6,7 @@ One module per subject; the wire names stay ``patching.*``:
   the layer a variant patches, the "suffix" method and its check against the model's own
   forward; the module docstring says how and why).
 * ``sweeps``: ``patching.sweep`` and ``patching.kinds`` (TransformerLens' ``get_act_patch_*``).
-* ``attribution``: ``patching.attribution`` (one forward and one backward pass).
+* ``attribution``: ``patching.attribution`` (the sweep to first order, from gradients).
 * ``path_patching``: ``patching.path_patch``.
 * ``common``: the sweep kinds and the input checks and result grids the ops share.
 

@@ -1,5 +1,6 @@
-"""Attribution patching (``patching.attribution``): the sweep's grid from one forward and one
-backward pass, (clean - corrupted) activation times the metric's gradient.
+"""Attribution patching (``patching.attribution``): the sweep's grid to first order, from one
+clean forward and one forward and backward of the corrupted run: (clean - corrupted
+activation) . the metric's gradient.
 """
 
 from __future__ import annotations

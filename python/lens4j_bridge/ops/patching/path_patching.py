@@ -1,5 +1,5 @@
-"""Path patching (``patching.path_patch``): the effect of sender heads through chosen
-receivers only, as Wang et al. / seed 002 compute it with two runs.
+"""Path patching (``patching.path_patch``): the effect of each sender head through the chosen
+receivers only, every other head frozen (Wang et al.; seed 002).
 """
 
 from __future__ import annotations
