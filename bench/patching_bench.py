@@ -42,7 +42,9 @@ import torch  # noqa: E402
 from transformer_lens import patching as tl_patching  # noqa: E402
 from transformer_lens.model_bridge import TransformerBridge  # noqa: E402
 
-from lens4j_bridge.ops import patching  # noqa: E402
+from lens4j_bridge.ops.patching.attribution import attribution  # noqa: E402
+from lens4j_bridge.ops.patching.path_patching import path_patch  # noqa: E402
+from lens4j_bridge.ops.patching.sweeps import sweep  # noqa: E402
 from lens4j_bridge.ops.metrics import metric_from_spec  # noqa: E402
 from lens4j_bridge.session import Session  # noqa: E402
 from lens4j_bridge.toy.tiny import make_tiny_model  # noqa: E402
@@ -190,7 +192,7 @@ def main() -> None:
     for key, kind, fn in sweeps:
         if key in skip:
             continue
-        ours, ours_t = timed(lambda: patching.sweep(s, model, corrupted, spec, kind=kind, clean=clean, method="suffix"))
+        ours, ours_t = timed(lambda: sweep(s, model, corrupted, spec, kind=kind, clean=clean, method="suffix"))
         ref, ref_t = timed(tl_sweep(fn))
         entry = {
             "transformer_lens": {**ref_t, "forward_passes": ref.numel()},
@@ -202,7 +204,7 @@ def main() -> None:
             "value_range": [float(ref.min()), float(ref.max())],
         }
         if a.with_batched:
-            batched, batched_t = timed(lambda: patching.sweep(s, model, corrupted, spec, kind=kind, clean=clean, method="batched"))
+            batched, batched_t = timed(lambda: sweep(s, model, corrupted, spec, kind=kind, clean=clean, method="batched"))
             entry["lens4j_batched"] = {**batched_t, "ratio_wall": round(ref_t["wall_s"] / batched_t["wall_s"], 2),
                                        "max_abs_diff": float((batched["values"] - ref).abs().max())}
         results["comparisons"][f"get_act_patch_{kind}"] = entry
@@ -211,7 +213,7 @@ def main() -> None:
 
     if "attribution" not in skip:
         kind = "attn_head_out_all_pos"
-        ours, ours_t = timed(lambda: patching.attribution(s, model, corrupted, spec, kind=kind, clean=clean))
+        ours, ours_t = timed(lambda: attribution(s, model, corrupted, spec, kind=kind, clean=clean))
         native, native_t = timed(lambda: native_attribution(model, clean, corrupted, metric))
         entry = {
             "native_attribution": native_t,
@@ -237,7 +239,7 @@ def main() -> None:
 
     if "path" not in skip:
         receivers = {"type": "final"}
-        ours, ours_t = timed(lambda: patching.path_patch(s, model, clean, corrupted, spec, receivers, method="suffix"))
+        ours, ours_t = timed(lambda: path_patch(s, model, clean, corrupted, spec, receivers, method="suffix"))
 
         def plain():
             _, clean_cache = model.run_with_cache(clean)

@@ -18,7 +18,7 @@ from test_patching import plain_path_patching, reference
 from tiny_archs import ARCHITECTURES, make_arch_model
 
 from lens4j_bridge.errors import LensError
-from lens4j_bridge.ops import patching
+from lens4j_bridge.ops.patching import blocks, common
 from lens4j_bridge.ops.metrics import metric_from_spec
 from lens4j_bridge.session import Session
 
@@ -66,7 +66,7 @@ def lens_sweep(model, runs, kind, short):
 
 
 QUADRATIC = {"attn_head_pattern_dest_src_pos"}
-SWEEPS = sorted(patching.KINDS)
+SWEEPS = sorted(common.KINDS)
 
 
 def test_logits_are_of_order_one_to_ten(arch):
@@ -78,7 +78,7 @@ def test_logits_are_of_order_one_to_ten(arch):
 @pytest.mark.parametrize("kind", SWEEPS)
 def test_sweep_takes_the_fast_path_and_equals_transformer_lens(arch, kind):
     name, model, runs = arch
-    act = patching.KINDS[kind][0]
+    act = common.KINDS[kind][0]
     short = kind in QUADRATIC
     if kind == "resid_mid" and name in PARALLEL:
         with pytest.raises(LensError) as e:
@@ -109,10 +109,10 @@ def test_sweep_takes_the_fast_path_and_equals_transformer_lens(arch, kind):
     assert not any("method is off" in e for e in events)  # no fallback line on the progress listener
 
 
-@pytest.mark.parametrize("every", sorted(patching.EVERY))
+@pytest.mark.parametrize("every", sorted(common.EVERY))
 def test_every_sweeps_stack_the_checked_kinds(arch, every):
     name, model, runs = arch
-    subs, axes, _ = patching.EVERY[every]
+    subs, axes, _ = common.EVERY[every]
     short = every == "attn_head_by_pos_every"
     if "head" in every and model.cfg.n_key_value_heads not in (None, model.cfg.n_heads):
         with pytest.raises(LensError) as e:
@@ -126,7 +126,7 @@ def test_every_sweeps_stack_the_checked_kinds(arch, every):
     r = runs["short" if short else "full"]
     for i, kind in enumerate(subs):
         ref = reference(kind)(model, r["corrupted"], r["clean_cache"], r["metric"])
-        if patching.KINDS[kind][1] == ("layer", "head_index", "dest_pos"):
+        if common.KINDS[kind][1] == ("layer", "head_index", "dest_pos"):
             ref = ref.transpose(1, 2)
         assert (got[i] - ref).abs().max().item() <= TOL, (name, every, kind)
 
@@ -238,13 +238,13 @@ def test_an_argument_the_suffix_method_cannot_cut_turns_it_off_with_its_name(bri
     """A block argument that varies with position and is not one the suffix method knows
     (rotary embeddings, mask, position ids) falls back to the full forward, naming it."""
     tokens = bridge.to_tokens(CORRUPTED)
-    base = patching._run_base(bridge, tokens, patching._base_names(bridge))
-    assert patching._suffix_check(bridge, base) == (None, True)
+    base = blocks._run_base(bridge, tokens, blocks._base_names(bridge))
+    assert blocks._suffix_check(bridge, base) == (None, True)
     odd = dict(base.block_args[1])
     odd["alibi_bias"] = torch.zeros(tokens.shape[0], 4, tokens.shape[1], tokens.shape[1])
-    changed = patching.BaseRun(base.tokens, base.logits, base.cache, [base.block_args[0], odd], base.kv)
-    reason, tail = patching._suffix_check(bridge, changed)
+    changed = blocks.BaseRun(base.tokens, base.logits, base.cache, [base.block_args[0], odd], base.kv)
+    reason, tail = blocks._suffix_check(bridge, changed)
     assert "'alibi_bias'" in reason and "position" in reason and not tail
-    no_kv = patching.BaseRun(base.tokens, base.logits, base.cache, base.block_args, [None, None])
-    reason, _ = patching._suffix_check(bridge, no_kv)
+    no_kv = blocks.BaseRun(base.tokens, base.logits, base.cache, base.block_args, [None, None])
+    reason, _ = blocks._suffix_check(bridge, no_kv)
     assert "keys and values" in reason

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from lens4j_bridge.errors import LensError
-from lens4j_bridge.ops import patching
+from lens4j_bridge.ops.patching import common, sweeps
 from lens4j_bridge.ops.metrics import metric_from_spec
 from lens4j_bridge.session import Session
 
@@ -65,12 +65,12 @@ def cell_index(axes, cell):
 
 
 def reference(model, r, kind):
-    act, axes = patching.KINDS[kind]
+    act, axes = common.KINDS[kind]
     names = [f"blocks.{l}.attn.hook_{act}" if act in ("z", "q", "k", "v", "pattern") else f"blocks.{l}.hook_{act}"
              for l in range(model.cfg.n_layers)]
     acts, grads = corrupted_gradients(model, r["corrupted"], names, r["metric"])
     corrupted_value = r["metric"](model(r["corrupted"])).item()
-    sizes = list(patching._axis_sizes(model, act, axes, r["corrupted"].shape[1]))
+    sizes = list(sweeps._axis_sizes(model, act, axes, r["corrupted"].shape[1]))
     out = torch.zeros(sizes)
     for cell in itertools.product(*[range(n) for n in sizes]):
         name = names[cell[0]]
@@ -80,11 +80,11 @@ def reference(model, r, kind):
     return out
 
 
-@pytest.mark.parametrize("kind", sorted(patching.KINDS))
+@pytest.mark.parametrize("kind", sorted(common.KINDS))
 def test_attribution_matches_transformer_lens_hooks(model, runs, kind):
     got, result = attribution(model, kind)
     ref = reference(model, runs["full"], kind)
-    assert got.shape == ref.shape and result["axes"] == list(patching.KINDS[kind][1])
+    assert got.shape == ref.shape and result["axes"] == list(common.KINDS[kind][1])
     assert (got - ref).abs().max().item() <= TOL
     # the estimates move away from the corrupted value: a wrong cell could not pass the tolerance
     assert (ref - result["corrupted_value"]).abs().max().item() > 1e-2
@@ -92,13 +92,13 @@ def test_attribution_matches_transformer_lens_hooks(model, runs, kind):
     assert result["labels"]["tokens"][0] == model.to_str_tokens(CLEAN[0])
 
 
-@pytest.mark.parametrize("kind", sorted(patching.EVERY))
+@pytest.mark.parametrize("kind", sorted(common.EVERY))
 def test_every_kinds_stack_their_parts(model, runs, kind):
     got, result = attribution(model, kind)
-    assert result["axes"] == ["patch_type", *patching.EVERY[kind][1]]
-    for i, part in enumerate(patching.EVERY[kind][0]):
+    assert result["axes"] == ["patch_type", *common.EVERY[kind][1]]
+    for i, part in enumerate(common.EVERY[kind][0]):
         expected, _ = attribution(model, part)
-        if patching.KINDS[part][1] == ("layer", "head_index", "dest_pos"):
+        if common.KINDS[part][1] == ("layer", "head_index", "dest_pos"):
             expected = expected.transpose(1, 2)
         assert torch.equal(got[i], expected), part
 
@@ -114,7 +114,7 @@ def test_every_kinds_stack_their_parts(model, runs, kind):
 def test_gradients_are_the_models_own(model, runs, kind, cells):
     """Central difference of the metric along (clean - corrupted) at a cell = that cell's attribution."""
     r = runs["full"]
-    act, axes = patching.KINDS[kind]
+    act, axes = common.KINDS[kind]
     got, result = attribution(model, kind)
     base = result["corrupted_value"]
     eps = 1e-2

@@ -14,7 +14,7 @@ import torch
 from transformer_lens import patching as tl_patching
 
 from lens4j_bridge.errors import LensError
-from lens4j_bridge.ops import patching
+from lens4j_bridge.ops.patching import blocks, common, sweeps
 from lens4j_bridge.ops.metrics import metric_from_spec
 from lens4j_bridge.session import Session
 
@@ -88,7 +88,7 @@ def reference_values(model, runs, kind, short):
 
 
 QUADRATIC = {"attn_head_pattern_dest_src_pos", "attn_head_by_pos_every"}
-ALL_KINDS = sorted(patching.KINDS) + sorted(patching.EVERY)
+ALL_KINDS = sorted(common.KINDS) + sorted(common.EVERY)
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
@@ -183,7 +183,7 @@ def test_java_metric_in_a_sweep(model, runs):
 
 
 def test_fallback_when_the_blocks_cannot_be_run_alone(model, runs, monkeypatch):
-    monkeypatch.setattr(patching, "_suffix_check", lambda m, base: ("pretend the blocks need rotary embeddings", False))
+    monkeypatch.setattr(blocks, "_suffix_check", lambda m, base: ("pretend the blocks need rotary embeddings", False))
     got, result = sweep(model, "resid_mid")
     assert result["method"] == "batched" and "rotary" in result["fallback_reason"]
     assert (got - reference_values(model, runs, "resid_mid", False)).abs().max().item() <= TOL
@@ -194,7 +194,7 @@ def test_fallback_when_the_blocks_cannot_be_run_alone(model, runs, monkeypatch):
 
 @pytest.mark.parametrize("kind", ["attn_head_out_all_pos", "attn_head_out_by_pos"])
 def test_head_outputs_through_hooks_where_the_entry_check_fails(model, runs, kind, monkeypatch):
-    monkeypatch.setattr(patching, "_layout_check", lambda m, base: (None, "pretend the block has no output projection"))
+    monkeypatch.setattr(sweeps, "_layout_check", lambda m, base: (None, "pretend the block has no output projection"))
     got, result = sweep(model, kind)
     assert result["method"] == "suffix" and not result["head_entry"] and "pretend" in result["head_entry_reason"]
     assert (got - reference_values(model, runs, kind, False)).abs().max().item() <= TOL
@@ -203,12 +203,12 @@ def test_head_outputs_through_hooks_where_the_entry_check_fails(model, runs, kin
 def test_layout_check_refuses_blocks_that_do_not_recompose(model, runs):
     """A block whose halves do not add up to its output (here: a resid_mid that is not
     resid_pre + attn_out) fails the check, with the reason."""
-    base = patching._run_base(model, runs["full"]["corrupted"], patching._base_names(model, patching._layout_names(model)))
-    layout, reason = patching._layout_check(model, base)
-    assert layout == patching._Layout(parallel=False, mlp_norm="ln2") and reason is None
-    broken = patching.BaseRun(base.tokens, base.logits, dict(base.cache.cache_dict), base.block_args, base.kv)
+    base = blocks._run_base(model, runs["full"]["corrupted"], blocks._base_names(model, blocks._layout_names(model)))
+    layout, reason = blocks._layout_check(model, base)
+    assert layout == blocks._Layout(parallel=False, mlp_norm="ln2") and reason is None
+    broken = blocks.BaseRun(base.tokens, base.logits, dict(base.cache.cache_dict), base.block_args, base.kv)
     broken.cache["blocks.0.hook_resid_mid"] = base.act("blocks.0.hook_resid_pre")
-    layout, reason = patching._layout_check(model, broken)
+    layout, reason = blocks._layout_check(model, broken)
     assert layout is None and "does not recompose" in reason
 
 

@@ -1,4 +1,5 @@
-"""The op registry: every op that Java can call, one module per area.
+"""The op registry: every op that Java can call, one module per area (a package of modules
+by subject for the larger areas, analysis and patching).
 
 An op is a function ``fn(session, **args) -> value`` registered with ``@op("area.name")``.
 Modules load on first use of their area, so that the worker starts before torch is
@@ -14,7 +15,7 @@ from ..errors import LensError
 
 OpFn = Callable[..., Any]
 
-# area (the part before the first dot of an op name) -> module under lens4j_bridge.ops
+# area (the part before the first dot of an op name) -> module or package under lens4j_bridge.ops
 AREAS: dict[str, str] = {
     "bridge": "core",
     "tensor": "tensor",
