@@ -12,6 +12,7 @@ import org.lens4j.hook.Hook;
 import org.lens4j.hook.HookRun;
 import org.lens4j.hook.HookRunOptions;
 import org.lens4j.hook.HookSet;
+import org.lens4j.hook.HookTarget;
 import org.lens4j.hook.Hooks;
 
 /**
@@ -28,7 +29,7 @@ import org.lens4j.hook.Hooks;
  * Run run = model.runWithCache(List.of("a prompt", "another prompt"), Names.only("resid_pre"));
  * }</pre>
  */
-public final class Model extends Handle {
+public final class Model extends Handle implements HookTarget {
     private final String name;
     private final String source;
     private final ModelConfig cfg;
@@ -236,6 +237,7 @@ public final class Model extends Handle {
     // -- hooks (org.lens4j.hook) ------------------------------------------------------------------
 
     /** The hook names of this model that {@code names} selects (explicit names come back as given, for the run to check). */
+    @Override
     public List<String> hookNames(Names names) {
         return names.isAll() ? hookNames() : names.resolve(hookNames());
     }

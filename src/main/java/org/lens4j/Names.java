@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.function.Predicate;
 
 /**
@@ -26,15 +27,21 @@ public final class Names {
     private final String description;
     private final Predicate<String> predicate;
     private final List<String> explicit;
+    private final boolean all;
 
     private Names(String description, Predicate<String> predicate, List<String> explicit) {
+        this(description, predicate, explicit, false);
+    }
+
+    private Names(String description, Predicate<String> predicate, List<String> explicit, boolean all) {
         this.description = description;
         this.predicate = predicate;
         this.explicit = explicit;
+        this.all = all;
     }
 
     public static Names all() {
-        return new Names("all", n -> true, null);
+        return new Names("all", n -> true, null, true);
     }
 
     /** Exactly these full hook names; an unknown one is an error that lists the nearest valid names. */
@@ -101,8 +108,30 @@ public final class Names {
         return resolve(available);
     }
 
-    boolean isAll() {
-        return description.equals("all");
+    /**
+     * Whether this is {@link #all()}: every hook name, so a run can ask for everything instead of
+     * listing the names.
+     *
+     * <pre>{@code
+     * Names.all().isAll();              // true
+     * Names.glob("blocks.*").isAll();   // false, even if it happens to match every name
+     * }</pre>
+     */
+    public boolean isAll() {
+        return all;
+    }
+
+    /**
+     * The names given to {@link #of}, in order, or empty for every other kind of selection.
+     * Explicit names are listed on purpose: each must exist (and a hook on one must fire).
+     *
+     * <pre>{@code
+     * Names.of("blocks.0.hook_resid_pre").explicitNames();   // Optional[[blocks.0.hook_resid_pre]]
+     * Names.only("resid_pre").explicitNames();               // Optional.empty
+     * }</pre>
+     */
+    public Optional<List<String>> explicitNames() {
+        return Optional.ofNullable(explicit);
     }
 
     @Override

@@ -9,7 +9,6 @@ import java.util.Objects;
 import org.lens4j.ActName;
 import org.lens4j.ActivationCache;
 import org.lens4j.Handle;
-import org.lens4j.Model;
 import org.lens4j.Names;
 import org.lens4j.Tensor;
 
@@ -130,7 +129,7 @@ public final class Hook {
     /**
      * A hook on every hook name a filter selects: {@code Names.glob("blocks.*.attn.hook_pattern")},
      * {@code Names.matching(n -> n.endsWith("hook_z"))}, {@code Names.only("pattern")}. The filter is
-     * resolved in Java over {@link Model#hookNames()}; like TransformerLens' name filters it skips hook
+     * resolved in Java over {@code Model.hookNames()}; like TransformerLens' name filters it skips hook
      * points that never fire with the model's settings ({@code attn.hook_result} while
      * {@code use_attn_result} is off), and hooks each point once even when several aliases match.
      */
@@ -334,7 +333,7 @@ public final class Hook {
     // -- the wire form ------------------------------------------------------------------------
 
     /** The hook spec of docs/hooks-spec.md for this model, registering Java lambdas and blobs with {@code call}. */
-    Map<String, Object> spec(Model model, HookCall call) {
+    Map<String, Object> spec(HookTarget model, HookCall call) {
         if (actions.isEmpty()) {
             throw new IllegalArgumentException("the hook " + this + " has no action; add one: zero(), mean(), patchFrom(cache), "
                     + "resampleFrom(cache, perm), add(vector, coeff), scale(f), set(tensor), capture(key), java(fn)");
@@ -342,7 +341,8 @@ public final class Hook {
         Map<String, Object> spec = new LinkedHashMap<>();
         if (names != null) {
             spec.put("names", names);
-        } else if (isExplicit(filter)) {
+        } else if (filter.explicitNames().isPresent()) {
+            // Names.of(...) lists names on purpose: each must fire (a gated one is an error, not skipped).
             spec.put("names", model.hookNames(filter));
         } else {
             spec.put("matched", model.hookNames(filter));
@@ -370,11 +370,6 @@ public final class Hook {
         }
         spec.put("actions", wire);
         return spec;
-    }
-
-    /** Names.of(...) lists names on purpose: each must fire (a gated one is an error, not skipped). */
-    private static boolean isExplicit(Names filter) {
-        return filter.toString().startsWith("Names.of[");
     }
 
     private static void putAxis(Map<String, Object> select, String key, Object value) {

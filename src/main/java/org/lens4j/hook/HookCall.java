@@ -9,7 +9,6 @@ import java.util.List;
 import java.util.Map;
 import org.lens4j.Handle;
 import org.lens4j.Lens;
-import org.lens4j.Model;
 import org.lens4j.Tensor;
 import org.lens4j.engine.Blob;
 
@@ -29,7 +28,7 @@ final class HookCall implements AutoCloseable {
     }
 
     /** Serialize {@code hooks} for {@code model}; on failure nothing stays registered. */
-    static HookCall of(Model model, Hook... hooks) {
+    static HookCall of(HookTarget model, Hook... hooks) {
         HookCall call = new HookCall(model.lens());
         try {
             for (Hook h : hooks) {
@@ -45,7 +44,7 @@ final class HookCall implements AutoCloseable {
         }
     }
 
-    static HookCall of(Model model, List<Hook> hooks) {
+    static HookCall of(HookTarget model, List<Hook> hooks) {
         return of(model, hooks.toArray(Hook[]::new));
     }
 

@@ -6,7 +6,6 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import org.lens4j.Lens;
-import org.lens4j.Model;
 import org.lens4j.PyObject;
 
 /**
@@ -31,14 +30,14 @@ import org.lens4j.PyObject;
  * }</pre>
  */
 public final class HookSet implements AutoCloseable {
-    private final Model model;
+    private final HookTarget model;
     private final PyObject handle;
     private final boolean permanent;
     private final List<HookPoint> points;
     private final Map<Direction, List<Long>> callbacks;
     private boolean removed;
 
-    HookSet(Model model, JsonNode node, Map<Direction, List<Long>> callbacks) {
+    HookSet(HookTarget model, JsonNode node, Map<Direction, List<Long>> callbacks) {
         this.model = model;
         this.handle = model.lens().ops().object(node);
         this.permanent = node.path("permanent").asBoolean();
@@ -49,7 +48,8 @@ public final class HookSet implements AutoCloseable {
         this.callbacks = new EnumMap<>(callbacks);
     }
 
-    public Model model() {
+    /** The model these hooks are on (a {@code Model}; typed as {@link HookTarget} so that hook/ does not import it). */
+    public HookTarget model() {
         return model;
     }
 

@@ -13,7 +13,6 @@ import java.util.Set;
 import java.util.WeakHashMap;
 import org.lens4j.Args;
 import org.lens4j.Lens;
-import org.lens4j.Model;
 import org.lens4j.Names;
 import org.lens4j.Run;
 import org.lens4j.RunOptions;
@@ -21,7 +20,7 @@ import org.lens4j.Tensor;
 import org.lens4j.engine.Reply;
 
 /**
- * The hook operations on a model. {@link Model}'s {@code runWithHooks}, {@code addHook},
+ * The hook operations on a model. {@code Model}'s {@code runWithHooks}, {@code addHook},
  * {@code hooks}, {@code resetHooks}, {@code runWithCache(input, names, hooks...)},
  * {@code runWithGradients} and {@code generate} delegate here; call these directly when you
  * hold a model and want the hook API in one place.
@@ -34,7 +33,7 @@ import org.lens4j.engine.Reply;
  */
 public final class Hooks {
     /** Added hook sets per model, so that a reset can drop the Java callbacks of the hooks it removed. */
-    private static final Map<Model, Set<HookSet>> ADDED = new WeakHashMap<>();
+    private static final Map<HookTarget, Set<HookSet>> ADDED = new WeakHashMap<>();
 
     private Hooks() {
     }
@@ -44,7 +43,7 @@ public final class Hooks {
     }
 
     /** Check hooks against the model without running anything: the hook points they reach (unknown names fail here). */
-    public static List<HookPoint> resolve(Model model, Hook... hooks) {
+    public static List<HookPoint> resolve(HookTarget model, Hook... hooks) {
         try (HookCall call = HookCall.of(model, hooks)) {
             JsonNode v = call(model, "hooks.resolve", Args.of("hooks", call.specs()), call).value();
             List<HookPoint> out = new ArrayList<>();
@@ -55,13 +54,13 @@ public final class Hooks {
     }
 
     /** The logits of a run with these hooks on; captures are dropped (use the HookRunOptions form to get them). */
-    public static Tensor runWithHooks(Model model, Object input, Hook... hooks) {
+    public static Tensor runWithHooks(HookTarget model, Object input, Hook... hooks) {
         HookRun run = runWithHooks(model, input, HookRunOptions.defaults(), hooks);
         run.captures().close();
         return run.logits();
     }
 
-    public static HookRun runWithHooks(Model model, Object input, HookRunOptions options, Hook... hooks) {
+    public static HookRun runWithHooks(HookTarget model, Object input, HookRunOptions options, Hook... hooks) {
         Objects.requireNonNull(options, "options");
         Lens lens = model.lens();
         try (HookCall call = HookCall.of(model, hooks)) {
@@ -79,7 +78,7 @@ public final class Hooks {
      * Attach hooks until the returned set is closed or a reset removes them. Permanent hooks
      * survive {@code resetHooks()}; only {@code resetHooks(true, ...)} removes them.
      */
-    public static HookSet add(Model model, boolean permanent, Hook... hooks) {
+    public static HookSet add(HookTarget model, boolean permanent, Hook... hooks) {
         if (hooks.length == 0) {
             throw new IllegalArgumentException("add needs at least one hook");
         }
@@ -106,7 +105,7 @@ public final class Hooks {
      * Remove added hooks: non-permanent ones, and permanent ones too with {@code includingPermanent};
      * of one direction or both. Returns how many hooks were removed.
      */
-    public static int reset(Model model, boolean includingPermanent, Direction direction) {
+    public static int reset(HookTarget model, boolean includingPermanent, Direction direction) {
         Objects.requireNonNull(direction, "direction");
         JsonNode v = model.lens().ops().call("hooks.reset", Map.of("model", model.ref(), "including_permanent", includingPermanent,
                 "direction", direction.wire())).value();
@@ -131,7 +130,7 @@ public final class Hooks {
     }
 
     /** The hook points that carry hooks now, by name; empty when none is left. */
-    public static Map<String, Attached> attached(Model model) {
+    public static Map<String, Attached> attached(HookTarget model) {
         JsonNode v = model.lens().ops().call("hooks.list", Map.of("model", model.ref())).value();
         Map<String, Attached> out = new LinkedHashMap<>();
         for (Map.Entry<String, JsonNode> e : v.properties()) {
@@ -144,7 +143,7 @@ public final class Hooks {
     // -- caches and gradients -------------------------------------------------------------------
 
     /** A cache taken while these hooks (and any added ones) are on: the intervened model's activations. */
-    public static Run runWithCache(Model model, Object input, Names names, RunOptions options, Hook... hooks) {
+    public static Run runWithCache(HookTarget model, Object input, Names names, RunOptions options, Hook... hooks) {
         Objects.requireNonNull(options, "options");
         Lens lens = model.lens();
         try (HookCall call = HookCall.of(model, hooks)) {
@@ -162,7 +161,7 @@ public final class Hooks {
      * and adds {@code <name>_grad} for every cached name. Backward hooks ({@link Hook#backward()})
      * fire here. Gradients are recorded only during this call; no parameter gradient is left behind.
      */
-    public static GradientRun runWithGradients(Model model, Object input, Names names, Backward backward, Hook... hooks) {
+    public static GradientRun runWithGradients(HookTarget model, Object input, Names names, Backward backward, Hook... hooks) {
         Objects.requireNonNull(backward, "backward");
         Lens lens = model.lens();
         List<Long> metricIds = new ArrayList<>();
@@ -177,15 +176,15 @@ public final class Hooks {
         }
     }
 
-    private static List<String> cacheNames(Model model, Names names) {
+    private static List<String> cacheNames(HookTarget model, Names names) {
         Objects.requireNonNull(names, "names");
-        return names.toString().equals("Names.all") ? null : model.hookNames(names);
+        return names.isAll() ? null : model.hookNames(names);
     }
 
     // -- generation -----------------------------------------------------------------------------
 
     /** Generate with the options' hooks on for every forward of the loop (added hooks fire too). */
-    public static Generation generate(Model model, Object input, GenerateOptions options) {
+    public static Generation generate(HookTarget model, Object input, GenerateOptions options) {
         Objects.requireNonNull(options, "options");
         Lens lens = model.lens();
         try (HookCall call = HookCall.of(model, options.hooks())) {
@@ -207,7 +206,7 @@ public final class Hooks {
 
     // -- helpers --------------------------------------------------------------------------------
 
-    private static Reply call(Model model, String op, Args args, HookCall call) {
+    private static Reply call(HookTarget model, String op, Args args, HookCall call) {
         return model.lens().ops().call(op, args.put("model", model.ref()).map(), call.blobs(), null);
     }
 
