@@ -1,7 +1,6 @@
 package org.lens4j.reliability;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -84,7 +83,7 @@ class CleanupTest {
         Process probe = startChild(false);
         long startMs;
         try {
-            String started = readLineStartingWith(probe, "STARTED ");
+            String started = readLineStartingWith(probe, "STARTED ", 60);
             startMs = Long.parseLong(started.substring("STARTED ms=".length()).trim());
         } finally {
             killAndReap(probe);
@@ -96,7 +95,7 @@ class CleanupTest {
             long delay = Math.round(startMs * (i + 0.5) / 20.0 * 1.1); // the last ones land just after the start
             Process child = startChild(false);
             children.add(child.pid());
-            readLineStartingWith(child, "STARTING ");
+            readLineStartingWith(child, "STARTING ", 60);
             Thread.sleep(delay);
             killAndReap(child);
             long pid = child.pid();
@@ -137,8 +136,11 @@ class CleanupTest {
         assertTrue(child.waitFor(10, TimeUnit.SECONDS), "the child JVM survived kill -9");
     }
 
-    /** Reads the child's output up to a line with the prefix (within 60 s), then drains the rest in the background. */
-    private static String readLineStartingWith(Process child, String prefix) throws Exception {
+    /**
+     * Reads the child's output up to a line with the prefix (within {@code seconds}), then drains the
+     * rest in the background so the child never blocks on a full pipe.
+     */
+    private static String readLineStartingWith(Process child, String prefix, int seconds) throws Exception {
         BufferedReader r = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
         CompletableFuture<String> found = CompletableFuture.supplyAsync(() -> {
             StringBuilder all = new StringBuilder();
@@ -155,7 +157,7 @@ class CleanupTest {
             }
             throw new AssertionError("the child JVM ended without a " + prefix + "line:\n" + all);
         });
-        String line = found.get(60, TimeUnit.SECONDS);
+        String line = found.get(seconds, TimeUnit.SECONDS);
         Thread drain = new Thread(() -> {
             try {
                 r.transferTo(java.io.Writer.nullWriter());
@@ -188,9 +190,7 @@ class CleanupTest {
     private static void killChildJvm(boolean busy) throws Exception {
         Process child = startChild(busy);
         try {
-            CompletableFuture<String> line = CompletableFuture.supplyAsync(() -> readChildLine(child));
-            String found = line.get(120, TimeUnit.SECONDS);
-            assertNotNull(found, "the child JVM ended without starting a Lens");
+            String found = readLineStartingWith(child, "CHILD ", 120);
             Matcher m = Pattern.compile("CHILD jvm=(\\d+) worker=(\\d+) dir=(.+)").matcher(found);
             assertTrue(m.matches(), found);
             long childJvm = Long.parseLong(m.group(1));
@@ -204,33 +204,6 @@ class CleanupTest {
         } finally {
             child.destroyForcibly();
         }
-    }
-
-    private static String readChildLine(Process child) {
-        StringBuilder all = new StringBuilder();
-        try {
-            BufferedReader r = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
-            String l;
-            while ((l = r.readLine()) != null) {
-                if (l.startsWith("CHILD ")) {
-                    // keep draining in the background, so the child never blocks on a full pipe
-                    Thread drain = new Thread(() -> {
-                        try {
-                            r.transferTo(java.io.Writer.nullWriter());
-                        } catch (java.io.IOException ignored) {
-                            // the child was killed
-                        }
-                    });
-                    drain.setDaemon(true);
-                    drain.start();
-                    return l;
-                }
-                all.append(l).append('\n');
-            }
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-        throw new AssertionError("the child JVM printed no CHILD line:\n" + all);
     }
 
     /** This JVM's class path (under surefire, a manifest-only jar naming everything) plus the build folders. */

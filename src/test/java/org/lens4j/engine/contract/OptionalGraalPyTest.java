@@ -8,13 +8,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.File;
-import java.net.URISyntaxException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.lens4j.ChildJvm;
 import org.lens4j.Lens;
 
 /**
@@ -27,25 +22,13 @@ class OptionalGraalPyTest {
 
     @Test
     void workerRunsAndGraalPyNamesItsDependencyWithoutGraalPyJars() throws Exception {
-        List<String> cp = new ArrayList<>();
-        for (Class<?> c : List.of(Lens.class, NoGraalPyChild.class, ObjectMapper.class, JsonFactory.class, JsonProperty.class)) {
-            cp.add(where(c));
-        }
-        for (String entry : cp) {
+        String cp = ChildJvm.classPathOf(Lens.class, NoGraalPyChild.class, ObjectMapper.class, JsonFactory.class, JsonProperty.class);
+        for (String entry : cp.split(File.pathSeparator)) {
             assertFalse(entry.contains("graalvm") || entry.contains("truffle") || entry.contains("jep"), entry);
         }
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Process p = new ProcessBuilder(java.toString(), "-cp", String.join(File.pathSeparator, cp), NoGraalPyChild.class.getName())
-                .redirectErrorStream(true).start();
-        String out;
-        try {
-            assertTrue(p.waitFor(240, TimeUnit.SECONDS), "the child JVM did not finish in 240 s");
-        } finally {
-            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            p.destroyForcibly();
-        }
-        System.out.println(out);
-        assertEquals(0, p.exitValue(), out);
+        ChildJvm run = ChildJvm.run(ChildJvm.command(cp, NoGraalPyChild.class), 240);
+        String out = run.output();
+        assertEquals(0, run.exitCode(), out);
         assertTrue(out.contains("GRAALPY refused: ENGINE_START"), out);
         assertTrue(out.contains("org.graalvm.polyglot:polyglot:25.0.3"), out);
         assertTrue(out.contains("org.graalvm.polyglot:python-community:25.0.3"), out);
@@ -54,9 +37,5 @@ class OptionalGraalPyTest {
         assertFalse(out.contains("NoClassDefFoundError"), out);
         assertTrue(out.contains("worker ran: logits [1, "), out);
         assertTrue(out.contains("pattern [1, "), out);
-    }
-
-    private static String where(Class<?> c) throws URISyntaxException {
-        return Path.of(c.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
     }
 }

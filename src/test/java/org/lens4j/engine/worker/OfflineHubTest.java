@@ -7,17 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.File;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.lens4j.ChildJvm;
 import org.lens4j.Lens;
 import org.lens4j.LensException;
 import org.lens4j.TestLens;
@@ -48,27 +44,16 @@ class OfflineHubTest {
         Files.createDirectories(repo.resolve("refs"));
         Files.writeString(repo.resolve("refs").resolve("main"), rev);
 
-        List<String> cp = new ArrayList<>();
-        for (Class<?> c : List.of(Lens.class, HubCacheChild.class, ObjectMapper.class, JsonFactory.class, JsonProperty.class)) {
-            cp.add(Path.of(c.getProtectionDomain().getCodeSource().getLocation().toURI()).toString());
-        }
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", String.join(File.pathSeparator, cp), HubCacheChild.class.getName()).redirectErrorStream(true);
+        ProcessBuilder pb = ChildJvm.command(ChildJvm.classPathOf(Lens.class, HubCacheChild.class, ObjectMapper.class,
+                JsonFactory.class, JsonProperty.class), HubCacheChild.class);
         pb.environment().put("HF_HOME", hfHome.toString());
         pb.environment().put("HF_TOKEN", "hf_not_a_real_token");
         // Online as far as lens4j goes, while the hub stays unreachable: the user's own HF_HUB_OFFLINE.
         pb.environment().put("LENS4J_OFFLINE", "0");
         pb.environment().put("HF_HUB_OFFLINE", "1");
-        Process p = pb.start();
-        String out;
-        try {
-            assertTrue(p.waitFor(240, TimeUnit.SECONDS), "the child JVM did not finish in 240 s");
-        } finally {
-            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            p.destroyForcibly();
-        }
-        System.out.println(out);
-        assertEquals(0, p.exitValue(), out);
+        ChildJvm run = ChildJvm.run(pb, 240);
+        String out = run.output();
+        assertEquals(0, run.exitCode(), out);
         assertTrue(out.contains("loaded lens4j-test/tiny-gpt2 from hub, 2 layers"), out);
         assertTrue(out.contains("the Hugging Face cache is " + hfHome.resolve("hub")), out);
         assertTrue(out.contains("HF_HUB_OFFLINE is set in your environment"), out);

@@ -5,20 +5,18 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.lens4j.ChildJvm;
 
 /**
  * The venv build's pip: its download cache lives under LENS4J_HOME (unless the user chose one),
@@ -54,25 +52,16 @@ class PipRouteTest {
         Files.writeString(spec.resolve("requirements.txt"), "lens4jprobe==1.0\n");
         Path home = tmp.resolve("home");
 
-        List<String> cp = List.of(Path.of(PythonEnv.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString(),
-                Path.of(PipRouteChild.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString());
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", String.join(File.pathSeparator, cp), PipRouteChild.class.getName(), home.toString(), spec.toString())
-                .redirectErrorStream(true);
+        ProcessBuilder pb = ChildJvm.command(ChildJvm.classPathOf(PythonEnv.class, PipRouteChild.class), PipRouteChild.class,
+                home.toString(), spec.toString());
         pb.environment().put("LENS4J_PYTHON", base.executable().toString());
         pb.environment().put("PIP_FIND_LINKS", wheels.toString());
         pb.environment().put("PIP_NO_INDEX", "1");
         pb.environment().remove("PIP_CACHE_DIR");
         pb.environment().remove("PIP_NO_CACHE_DIR");
-        Process p = pb.start();
-        String out;
-        try {
-            assertTrue(p.waitFor(300, TimeUnit.SECONDS), "the child JVM did not finish in 300 s");
-        } finally {
-            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            p.destroyForcibly();
-        }
-        assertEquals(0, p.exitValue(), out);
+        ChildJvm run = ChildJvm.run(pb, 300);
+        String out = run.output();
+        assertEquals(0, run.exitCode(), out);
         assertTrue(out.contains("progress: lens4j: pip downloads about 2.9 GB"), "the size is said up front: " + out);
         assertTrue(out.contains("stopped at step: verify imports"), "pip install passed, torch's import check did not: " + out);
         Path log;
