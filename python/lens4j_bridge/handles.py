@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from typing import Any, TypeVar
 
+from . import memory
 from .errors import LensError
 
 T = TypeVar("T")
@@ -84,16 +85,11 @@ def _tensor_bytes(obj: Any) -> int:
 
 def return_freed_memory() -> None:
     """glibc keeps freed small and medium blocks (a cache is hundreds of them) in its heap, so the
-    worker's RSS stays at its peak after the cache is closed; malloc_trim returns the free pages to
+    process's RSS stays at its peak after the cache is closed; malloc_trim returns the free pages to
     the system. CUDA's caching allocator likewise keeps freed blocks until empty_cache."""
-    import ctypes
     import sys
 
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):  # not glibc (musl): nothing to trim
-            pass
+    memory.trim_heap()
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
         torch.cuda.empty_cache()

@@ -57,7 +57,6 @@ class Connection:
         self.session = Session(callback=self._callback, progress=self._progress)
         self._callback_ids = itertools.count(1)
         self._current_call: Any = None
-        self._next_tidy = 0.0
 
     # -- framing -----------------------------------------------------------------------
     def _recv_exact(self, n: int) -> bytearray:
@@ -225,9 +224,6 @@ class Connection:
                 blobs = self._blobs_in(header, payload)
                 args = header.get("args") or {}
                 value, blobs_out = self.session.dispatch(header.get("op"), args, blobs)
-                if outer is None and time.monotonic() >= self._next_tidy:  # no forward pass runs now
-                    self._next_tidy = time.monotonic() + memory.INTERVAL_S
-                    memory.forget_conversion_state(self.session.handles.objects())
             self.send({"kind": "result", "id": call_id, "value": value}, blobs_out)
         except (EOFError, ProtocolError, BrokenPipeError, ConnectionResetError):
             raise

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import time
 import traceback
 from typing import Any, Callable
 
-from . import ops
+from . import memory, ops
 from .errors import LensError
 from .handles import HandleTable
 from .values import Blob, decode, encode
@@ -26,6 +27,8 @@ class Session:
         self.handles = HandleTable()
         self._callback = callback
         self._progress = progress
+        self._depth = 0  # dispatches running now: more than one while a Java hook calls back in
+        self._next_tidy = 0.0
 
     # -- the Java side, for ops ------------------------------------------------------
     def callback(self, name: str, args: dict[str, Any], blobs: list[Blob] | None = None) -> Any:
@@ -48,7 +51,14 @@ class Session:
             raise LensError(f"arguments of {op_name} must be a JSON object, got {type(raw_args).__name__}")
         args = decode(raw_args, self.handles, blobs)
         _check_arguments(op_name, fn, args)
-        value = fn(self, **args)
+        self._depth += 1
+        try:
+            value = fn(self, **args)
+        finally:
+            self._depth -= 1
+        if self._depth == 0 and time.monotonic() >= self._next_tidy:  # no forward pass runs now
+            self._next_tidy = time.monotonic() + memory.INTERVAL_S
+            memory.forget_conversion_state(self.handles.objects())
         blobs_out: list[Blob] = []
         return encode(value, self.handles, blobs_out), blobs_out
 

@@ -12,6 +12,7 @@ import shutil
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -295,29 +296,12 @@ def test_freed_heap_memory_goes_back_to_the_os_within_2_s():
     assert running == "False" and after > 90_000, (running, after)
 
 
-def _python_heap_per_run_with_cache(tiny_model_dir: Path, folder: Path) -> float:
-    """Python heap growth per run_with_cache through a real server (in this process, so that
-    tracemalloc sees it), measured between two tidy points."""
+def _heap_growth_per_call(run: Callable[[], None]) -> float:
+    """Python heap growth per call of ``run`` (tracemalloc), measured between two tidy points."""
     import gc
-    import secrets
     import tracemalloc
 
     from lens4j_bridge import memory
-    from lens4j_bridge.server import Server
-    from worker_client import Client
-
-    folder.mkdir(mode=0o700)
-    token = secrets.token_hex(32)
-    server = Server(str(folder / "worker.sock"), token)
-    server.bind()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    c = Client(server.socket_path, token)
-    c.sock.settimeout(300)
-    model = c.call("model.load", {"name": str(tiny_model_dir), "device": "cpu"})["value"]
-
-    def run() -> None:
-        v = c.call("model.run_with_cache", {"model": {"$h": model["$h"]}, "input": "When John and Mary went"})["value"]
-        c.send({"kind": "release", "handles": [v["cache"]["$h"], v["logits"]["$tensor"]]})
 
     for _ in range(20):
         run()
@@ -335,16 +319,42 @@ def _python_heap_per_run_with_cache(tiny_model_dir: Path, folder: Path) -> float
         return (tracemalloc.get_traced_memory()[0] - before) / 150
     finally:
         tracemalloc.stop()
+
+
+def _python_heap_per_run_with_cache(tiny_model_dir: Path, folder: Path) -> float:
+    """Python heap growth per run_with_cache through a real server (in this process, so that
+    tracemalloc sees it)."""
+    import secrets
+
+    from lens4j_bridge.server import Server
+    from worker_client import Client
+
+    folder.mkdir(mode=0o700)
+    token = secrets.token_hex(32)
+    server = Server(str(folder / "worker.sock"), token)
+    server.bind()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    c = Client(server.socket_path, token)
+    c.sock.settimeout(300)
+    model = c.call("model.load", {"name": str(tiny_model_dir), "device": "cpu"})["value"]
+
+    def run() -> None:
+        v = c.call("model.run_with_cache", {"model": {"$h": model["$h"]}, "input": "When John and Mary went"})["value"]
+        c.send({"kind": "release", "handles": [v["cache"]["$h"], v["logits"]["$tensor"]]})
+
+    try:
+        return _heap_growth_per_call(run)
+    finally:
         c.close()
         server.cleanup()
 
 
 def test_run_with_cache_through_the_server_keeps_no_python_heap_per_call(tiny_model_dir, tmp_path, monkeypatch):
     """TransformerLens 4.3 records every attention tensor it converts and never forgets it
-    (about 2.5 kB of Python heap per run_with_cache on toy-ioi, issue 20.5). The server clears
-    those records between calls, at most once a second: under 500 B a call remain (about 200
-    measured on the tiny model, 1,300 without). The control, with the clearing switched off,
-    shows the growth is real here."""
+    (about 2.5 kB of Python heap per run_with_cache on toy-ioi, issue 20.5). Session.dispatch
+    clears those records between outermost calls, at most once a second: under 500 B a call
+    remain (about 200 measured on the tiny model, 1,300 without). The control, with the clearing
+    switched off, shows the growth is real here."""
     from lens4j_bridge import memory
 
     per_call = _python_heap_per_run_with_cache(tiny_model_dir, tmp_path / "a")
@@ -354,6 +364,23 @@ def test_run_with_cache_through_the_server_keeps_no_python_heap_per_call(tiny_mo
     without = _python_heap_per_run_with_cache(tiny_model_dir, tmp_path / "b")
     print(f"... and without the clearing: {without:.0f} B")
     assert without > 1000, f"without the clearing the heap grew only {without:.0f} B a call: has TransformerLens fixed it?"
+
+
+def test_run_with_cache_through_a_bare_session_keeps_no_python_heap_per_call(tiny_model_dir):
+    """The in-process engines (embedded, GraalPy) call Session.dispatch with no server around it:
+    the clearing lives there, so they keep no heap per call either."""
+    from lens4j_bridge.session import Session
+
+    s = Session()
+    model, _ = s.dispatch("model.load", {"name": str(tiny_model_dir), "device": "cpu"}, [])
+
+    def run() -> None:
+        v, _ = s.dispatch("model.run_with_cache", {"model": {"$h": model["$h"]}, "input": "When John and Mary went"}, [])
+        s.handles.release([v["cache"]["$h"], v["logits"]["$tensor"]])
+
+    per_call = _heap_growth_per_call(run)
+    print(f"Python heap per run_with_cache through a bare Session: {per_call:.0f} B")
+    assert per_call < 500, f"the Python heap grew {per_call:.0f} B per run_with_cache"
 
 
 # -- the bridge never runs or unpickles what the socket brings ----------------------------------
