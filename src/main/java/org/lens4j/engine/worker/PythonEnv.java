@@ -575,18 +575,8 @@ public final class PythonEnv {
                 for (Map.Entry<String, byte[]> file : setup.spec().files().entrySet()) {
                     Files.write(specDir.resolve(file.getKey()), file.getValue());
                 }
-                List<String> pip = new ArrayList<>(List.of(python.toString(), "-m", "pip", "install",
-                        "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
-                        "-r", specDir.resolve("requirements.txt").toString()));
-                if (setup.spec().files().containsKey("constraints.txt")) {
-                    pip.addAll(List.of("-c", specDir.resolve("constraints.txt").toString()));
-                }
-                Path pipCache = pipCacheDir(setup.home(), System.getenv());
-                if (pipCache != null) {
-                    pip.addAll(List.of("--cache-dir", pipCache.toString()));
-                }
                 PipCondenser condenser = new PipCondenser(progress);
-                run(out, "pip install", pip, Duration.ofMinutes(60), condenser);
+                run(out, "pip install", pipInstall(python, specDir, "requirements.txt"), Duration.ofMinutes(60), condenser);
 
                 progress.accept("lens4j: checking that torch, transformer_lens, circuitsvis and plotly import");
                 run(out, "verify imports", List.of(python.toString(), "-c", IMPORT_CHECK), Duration.ofMinutes(10), line -> {
@@ -635,11 +625,9 @@ public final class PythonEnv {
                         + " JEP needs a JDK's headers to build";
             } else {
                 progress.accept("lens4j: building JEP for the embedded engine against " + jdk + " (about a minute)");
-                List<String> pip = List.of(python.toString(), "-m", "pip", "install", "--disable-pip-version-check",
-                        "--no-input", "--progress-bar", "off", "-r", specDir.resolve(EMBEDDED_SPEC).toString(),
-                        "-c", specDir.resolve("constraints.txt").toString());
                 try {
-                    run(out, "pip install jep", pip, Duration.ofMinutes(20), line -> { }, Map.of("JAVA_HOME", jdk.toString()));
+                    run(out, "pip install jep", pipInstall(python, specDir, EMBEDDED_SPEC), Duration.ofMinutes(20), line -> { },
+                            Map.of("JAVA_HOME", jdk.toString()));
                     Files.deleteIfExists(venv.resolve(EMBEDDED_FAILED));
                     return;
                 } catch (PythonEnvException e) {
@@ -649,6 +637,21 @@ public final class PythonEnv {
             progress.accept("lens4j: the embedded engine will not be available in this venv (the worker is): "
                     + why.lines().findFirst().orElse(why));
             Files.writeString(venv.resolve(EMBEDDED_FAILED), why + "\n");
+        }
+
+        /** {@code pip install -r <requirements>} in the venv, held to the lock, with lens4j's download cache. */
+        private List<String> pipInstall(Path python, Path specDir, String requirements) {
+            List<String> pip = new ArrayList<>(List.of(python.toString(), "-m", "pip", "install",
+                    "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
+                    "-r", specDir.resolve(requirements).toString()));
+            if (setup.spec().files().containsKey("constraints.txt")) {
+                pip.addAll(List.of("-c", specDir.resolve("constraints.txt").toString()));
+            }
+            Path pipCache = pipCacheDir(setup.home(), System.getenv());
+            if (pipCache != null) {
+                pip.addAll(List.of("--cache-dir", pipCache.toString()));
+            }
+            return pip;
         }
 
         private void run(Writer out, String step, List<String> command, Duration timeout, Consumer<String> onLine) throws IOException {
