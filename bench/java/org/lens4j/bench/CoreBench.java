@@ -1,5 +1,6 @@
 package org.lens4j.bench;
 
+import org.lens4j.internal.LensAccess;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -39,13 +40,13 @@ public final class CoreBench {
 
     static Map<String, Object> roundTrip(Lens lens) {
         for (int i = 0; i < 2000; i++) {
-            lens.ops().call("bridge.echo", Map.of("value", i));
+            LensAccess.ops(lens).call("bridge.echo", Map.of("value", i));
         }
         int n = 20_000;
         double[] ms = new double[n];
         for (int i = 0; i < n; i++) {
             long t0 = System.nanoTime();
-            lens.ops().call("bridge.echo", Map.of("value", i));
+            LensAccess.ops(lens).call("bridge.echo", Map.of("value", i));
             ms[i] = (System.nanoTime() - t0) / 1e6;
         }
         Arrays.sort(ms);
@@ -104,7 +105,7 @@ public final class CoreBench {
 
     static Map<String, Object> runWithCache(Lens lens, Path out) throws Exception {
         Path dir = out.resolve("models/bench-12l-768").toAbsolutePath();
-        lens.ops().call("model.make_tiny", Map.of("out_dir", dir.toString(), "n_layers", 12, "d_model", 768, "n_heads", 12));
+        LensAccess.ops(lens).call("model.make_tiny", Map.of("out_dir", dir.toString(), "n_layers", 12, "d_model", 768, "n_heads", 12));
         int batch = 8;
         int seq = 16;
         int repeats = 15;

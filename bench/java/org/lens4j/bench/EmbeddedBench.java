@@ -1,5 +1,6 @@
 package org.lens4j.bench;
 
+import org.lens4j.internal.LensAccess;
 import java.nio.file.Files;
 import java.util.Arrays;
 import java.nio.file.Path;
@@ -36,7 +37,7 @@ public final class EmbeddedBench {
                 double started = (System.nanoTime() - t0) / 1e9;
                 Model model = lens.load("toy-ioi");
                 model.toTokens("warm");
-                r.put("engine", lens.engine().describe());
+                r.put("engine", LensAccess.engine(lens).describe());
                 r.put("start_s", started);
                 r.put("start_to_model_ready_s", (System.nanoTime() - t0) / 1e9);
                 r.put("round_trip_ms", CoreBench.roundTrip(lens));

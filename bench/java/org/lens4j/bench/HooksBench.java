@@ -1,5 +1,6 @@
 package org.lens4j.bench;
 
+import org.lens4j.internal.LensAccess;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -64,7 +65,7 @@ public final class HooksBench {
         EngineOptions options = EngineOptions.defaults().withDevice("cpu").withWorkerEnv(Map.of("OMP_NUM_THREADS", "1"));
         try (Lens lens = Lens.start(options)) {
             Path dir = out.resolve("models/bench-12l-256").toAbsolutePath();
-            lens.ops().call("model.make_tiny", Map.of("out_dir", dir.toString(), "n_layers", LAYERS, "d_model", D_MODEL, "n_heads", HEADS));
+            LensAccess.ops(lens).call("model.make_tiny", Map.of("out_dir", dir.toString(), "n_layers", LAYERS, "d_model", D_MODEL, "n_heads", HEADS));
             Model model = lens.load(dir);
             Random random = new Random(0);
             Tensor tokens = randomTokens(lens, model, random, BATCH, SEQ);

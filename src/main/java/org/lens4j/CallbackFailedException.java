@@ -1,6 +1,5 @@
 package org.lens4j;
 
-import org.lens4j.engine.ErrorKind;
 
 /**
  * Java code that Python called during an op (a Java hook, a Java metric) threw; the cause is

@@ -1,6 +1,5 @@
 package org.lens4j;
 
-import org.lens4j.engine.ErrorKind;
 
 /**
  * The engine could not start, or stopped during a call: the worker crashed or was killed, a

@@ -1,6 +1,5 @@
 package org.lens4j;
 
-import org.lens4j.engine.ErrorKind;
 
 /**
  * A tensor, cache or model was used after it was closed, or after the engine that held it

@@ -1,6 +1,7 @@
 package org.lens4j;
 
-import org.lens4j.engine.ErrorKind;
+import java.util.Map;
+
 
 /**
  * The call was wrong: an unknown hook or model, a text that is not one token, mismatched
@@ -14,7 +15,12 @@ import org.lens4j.engine.ErrorKind;
  */
 public class InvalidInputException extends LensException {
     public InvalidInputException(ErrorKind kind, String message, String pythonType, String traceback) {
-        super(kind, message, pythonType, traceback, null);
+        this(kind, message, pythonType, traceback, Map.of());
+    }
+
+    public InvalidInputException(ErrorKind kind, String message, String pythonType, String traceback,
+            Map<String, ?> details) {
+        super(kind, message, pythonType, traceback, null, details);
     }
 
     public InvalidInputException(String message) {

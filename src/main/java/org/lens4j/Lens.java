@@ -1,5 +1,6 @@
 package org.lens4j;
 
+import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,8 +17,10 @@ import org.lens4j.engine.Blob;
 import org.lens4j.engine.Engine;
 import org.lens4j.engine.EngineOptions;
 import org.lens4j.engine.Engines;
-import org.lens4j.engine.ErrorKind;
 import org.lens4j.engine.Reply;
+import org.lens4j.internal.LensAccess;
+import org.lens4j.internal.Ops;
+import org.lens4j.internal.Tensors;
 
 /**
  * lens4j's entry point: starts an engine that runs the real TransformerLens, loads models,
@@ -34,6 +37,10 @@ import org.lens4j.engine.Reply;
  * <p>One Lens serves many threads: calls are serialized on its engine.
  */
 public final class Lens implements AutoCloseable {
+    static {
+        LensAccess.open(new Door());
+    }
+
     private final EngineOptions options;
     private volatile Engine engine;
     private volatile long epoch = 1;
@@ -41,7 +48,6 @@ public final class Lens implements AutoCloseable {
     private final Map<Long, Ops.Callback> callbacks = new ConcurrentHashMap<>();
     private final Map<String, Ops.Callback> namedCallbacks = new ConcurrentHashMap<>();
     private final AtomicLong callbackIds = new AtomicLong();
-    private final Ops ops = new Ops(this);
     /** The epoch of this thread's latest call: the engine that made the handles in its result. */
     private final ThreadLocal<long[]> callEpoch = ThreadLocal.withInitial(() -> new long[1]);
     /** How each model was loaded, for {@link #reload(Model)}. */
@@ -71,15 +77,9 @@ public final class Lens implements AutoCloseable {
         return options;
     }
 
-    /** The engine, for lens4j's own layers; most code never needs it. */
-    public Engine engine() {
+    private Engine engine() {
         ensureOpen();
         return engine;
-    }
-
-    /** Every Python op by name, and the conversion of its results: the escape hatch below the typed API. */
-    public Ops ops() {
-        return ops;
     }
 
     long epoch() {
@@ -356,5 +356,53 @@ public final class Lens implements AutoCloseable {
     public String toString() {
         Engine e = engine;
         return "Lens[" + (closed ? "closed" : e == null ? "restarting" : e.describe()) + "]";
+    }
+
+    /** What lens4j's other packages may reach of the root package: see {@link LensAccess}. */
+    private static final class Door implements LensAccess.Door {
+        @Override
+        public Reply call(Lens lens, String op, Map<String, ?> args, List<Blob> blobs, ProgressListener progress) {
+            return lens.call(op, args, blobs, progress);
+        }
+
+        @Override
+        public Engine engine(Lens lens) {
+            return lens.engine();
+        }
+
+        @Override
+        public Tensor tensor(Lens lens, JsonNode node) {
+            return new Tensor(lens, node);
+        }
+
+        @Override
+        public ActivationCache cache(Lens lens, JsonNode node) {
+            return new ActivationCache(lens, node);
+        }
+
+        @Override
+        public Handle object(Lens lens, long id, String type) {
+            return new PyObject(lens, id, type);
+        }
+
+        @Override
+        public long register(Lens lens, Ops.Callback callback) {
+            return lens.registerCallback(callback);
+        }
+
+        @Override
+        public void unregister(Lens lens, long id) {
+            lens.unregisterCallback(id);
+        }
+
+        @Override
+        public void registerNamed(Lens lens, String name, Ops.Callback callback) {
+            lens.registerNamedCallback(name, callback);
+        }
+
+        @Override
+        public Object input(Object input) {
+            return Model.input(input);
+        }
     }
 }

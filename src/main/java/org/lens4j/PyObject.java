@@ -2,13 +2,9 @@ package org.lens4j;
 
 /**
  * A handle to a Python object that has no richer Java type (a hook set, an op's private
- * state). Pass it back to ops with {@link #ref()}.
- *
- * <pre>{@code
- * PyObject hooks = lens.ops().object(lens.ops().call("hooks.add", args).value());
- * }</pre>
+ * state); other packages see it as a {@link Handle} and pass it back to ops with {@link #ref()}.
  */
-public final class PyObject extends Handle {
+final class PyObject extends Handle {
     private final String type;
 
     PyObject(Lens lens, long id, String type) {
@@ -16,7 +12,7 @@ public final class PyObject extends Handle {
         this.type = type;
     }
 
-    public String type() {
+    String type() {
         return type;
     }
 

@@ -1,6 +1,7 @@
 package org.lens4j;
 
-import org.lens4j.engine.ErrorKind;
+import java.util.Map;
+
 
 /**
  * An op failed inside Python (including out-of-memory and a missing module); the message
@@ -13,6 +14,11 @@ import org.lens4j.engine.ErrorKind;
  */
 public class PythonException extends LensException {
     public PythonException(ErrorKind kind, String message, String pythonType, String traceback) {
-        super(kind, message, pythonType, traceback, null);
+        this(kind, message, pythonType, traceback, Map.of());
+    }
+
+    public PythonException(ErrorKind kind, String message, String pythonType, String traceback,
+            Map<String, ?> details) {
+        super(kind, message, pythonType, traceback, null, details);
     }
 }

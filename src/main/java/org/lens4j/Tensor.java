@@ -1,5 +1,7 @@
 package org.lens4j;
 
+import org.lens4j.internal.Args;
+import org.lens4j.internal.Tensors;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.Arrays;
 import java.util.List;

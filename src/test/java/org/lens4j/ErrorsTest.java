@@ -1,5 +1,6 @@
 package org.lens4j;
 
+import org.lens4j.internal.LensAccess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,7 +10,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.lens4j.engine.ErrorKind;
+import org.lens4j.ErrorKind;
 
 /** Bad input gets a clear exception of the right kind, and the worker still answers afterwards. */
 class ErrorsTest {
@@ -85,27 +86,27 @@ class ErrorsTest {
         assertTrue(e.getMessage().contains("closed"), e.getMessage());
         // a handle id that Python never issued (or already freed) is refused there too
         LensException stale = assertThrows(LensException.class,
-                () -> lens.ops().call("tensor.meta", Map.of("tensor", Map.of("$h", 987_654_321L))));
+                () -> LensAccess.ops(lens).call("tensor.meta", Map.of("tensor", Map.of("$h", 987_654_321L))));
         assertEquals(ErrorKind.CLOSED_HANDLE, stale.kind());
     }
 
     @Test
     void unknownOpAndArguments() {
-        InvalidInputException op = assertThrows(InvalidInputException.class, () -> lens.ops().call("model.nope", Map.of()));
+        InvalidInputException op = assertThrows(InvalidInputException.class, () -> LensAccess.ops(lens).call("model.nope", Map.of()));
         assertTrue(op.getMessage().contains("model.forward"), op.getMessage());
         InvalidInputException arg = assertThrows(InvalidInputException.class,
-                () -> lens.ops().call("model.forward", Map.of("model", model.ref(), "inputs", "x")));
+                () -> LensAccess.ops(lens).call("model.forward", Map.of("model", model.ref(), "inputs", "x")));
         assertTrue(arg.getMessage().contains("valid arguments"), arg.getMessage());
     }
 
     @Test
     void pythonExceptionsCarryTheirTypeAndTraceback() {
         PythonException e = assertThrows(PythonException.class,
-                () -> lens.ops().call("bridge.fail", Map.of("message", "boom")));
+                () -> LensAccess.ops(lens).call("bridge.fail", Map.of("message", "boom")));
         assertEquals("RuntimeError", e.pythonType());
         assertTrue(e.pythonTraceback().contains("bridge.fail") || e.pythonTraceback().contains("core.py"), e.pythonTraceback());
         PythonException oom = assertThrows(PythonException.class,
-                () -> lens.ops().call("bridge.fail", Map.of("kind", "out_of_memory", "message", "simulated")));
+                () -> LensAccess.ops(lens).call("bridge.fail", Map.of("kind", "out_of_memory", "message", "simulated")));
         assertEquals(ErrorKind.OUT_OF_MEMORY, oom.kind());
     }
 }

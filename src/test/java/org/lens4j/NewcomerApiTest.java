@@ -1,5 +1,6 @@
 package org.lens4j;
 
+import org.lens4j.internal.LensAccess;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -18,7 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.lens4j.analysis.Ablation;
 import org.lens4j.analysis.AnswerPair;
 import org.lens4j.analysis.HeadDetector;
-import org.lens4j.engine.ErrorKind;
+import org.lens4j.ErrorKind;
 import org.lens4j.engine.worker.WorkerEngine;
 import org.lens4j.hook.GenerateOptions;
 import org.lens4j.hook.Generation;
@@ -115,7 +116,7 @@ class NewcomerApiTest {
     void closingALargeCacheShrinksTheWorkerWithoutAnotherCall() throws Exception {
         assumeTrue(Files.isDirectory(Path.of("/proc/self")),
                 "reads the worker's RSS from /proc: Linux only");
-        long pid = ((WorkerEngine) TestLens.lens().engine()).pid();
+        long pid = ((WorkerEngine) LensAccess.engine(TestLens.lens())).pid();
         List<String> many = Collections.nCopies(300, PROMPT);
         long before = rss(pid);
         Run run = model.runWithCache(many);

@@ -1,5 +1,6 @@
 package org.lens4j;
 
+import org.lens4j.internal.LensAccess;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -41,7 +42,7 @@ public final class TestLens {
 
     public static synchronized Path tinyModelDir() {
         Path dir = Path.of("target", "test-models", "tiny-gpt2").toAbsolutePath();
-        lens().ops().call("model.make_tiny", Map.of("out_dir", dir.toString(), "n_layers", 2, "d_model", 64, "n_heads", 4));
+        LensAccess.ops(lens()).call("model.make_tiny", Map.of("out_dir", dir.toString(), "n_layers", 2, "d_model", 64, "n_heads", 4));
         return dir;
     }
 

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.lens4j.analysis.Metrics;
-import org.lens4j.engine.ErrorKind;
+import org.lens4j.ErrorKind;
 
 /**
  * Words outside the bundled toy tokenizer's vocabulary become its {@code <|unk|>} token: as an

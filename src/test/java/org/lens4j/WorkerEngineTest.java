@@ -1,5 +1,6 @@
 package org.lens4j;
 
+import org.lens4j.internal.LensAccess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -17,7 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
-import org.lens4j.engine.ErrorKind;
+import org.lens4j.ErrorKind;
 import org.lens4j.engine.worker.WorkerEngine;
 
 /** The worker engine itself: callbacks, crashes, timeouts, security and cleanup. Tests that break a worker start their own. */
@@ -27,14 +28,14 @@ class WorkerEngineTest {
     void callbacksNestAndMayCallAgain() {
         Lens lens = TestLens.lens();
         List<Integer> depths = new ArrayList<>();
-        lens.ops().registerNamed("outer", (args, blobs) -> {
+        LensAccess.ops(lens).registerNamed("outer", (args, blobs) -> {
             // inside a Python op, call Python again, which calls Java again
-            JsonNode inner = lens.ops().call("bridge.callback", Map.of("name", "inner", "repeat", 2)).value();
+            JsonNode inner = LensAccess.ops(lens).call("bridge.callback", Map.of("name", "inner", "repeat", 2)).value();
             depths.add(inner.size());
             return Map.of("outer", args.get("call").asInt(), "inner", inner);
         });
-        lens.ops().registerNamed("inner", (args, blobs) -> args.get("call").asInt() * 10);
-        JsonNode result = lens.ops().call("bridge.callback", Map.of("name", "outer", "repeat", 3)).value();
+        LensAccess.ops(lens).registerNamed("inner", (args, blobs) -> args.get("call").asInt() * 10);
+        JsonNode result = LensAccess.ops(lens).call("bridge.callback", Map.of("name", "outer", "repeat", 3)).value();
         assertEquals(3, result.size());
         assertEquals(2, result.get(2).get("outer").asInt());
         assertEquals(10, result.get(1).get("inner").get(1).asInt());
@@ -44,15 +45,15 @@ class WorkerEngineTest {
     @Test
     void anExceptionInACallbackReachesTheCallerAsItsCause() {
         Lens lens = TestLens.lens();
-        lens.ops().registerNamed("throws", (args, blobs) -> {
+        LensAccess.ops(lens).registerNamed("throws", (args, blobs) -> {
             throw new IllegalStateException("thrown in Java");
         });
         CallbackFailedException e = assertThrows(CallbackFailedException.class,
-                () -> lens.ops().call("bridge.callback", Map.of("name", "throws")));
+                () -> LensAccess.ops(lens).call("bridge.callback", Map.of("name", "throws")));
         assertInstanceOf(IllegalStateException.class, e.getCause());
         assertEquals("thrown in Java", e.getCause().getMessage());
         assertTrue(lens.isAlive());
-        assertEquals("ok", lens.ops().call("bridge.echo", Map.of("value", "ok")).value().get("value").asText());
+        assertEquals("ok", LensAccess.ops(lens).call("bridge.echo", Map.of("value", "ok")).value().get("value").asText());
     }
 
     @Test
@@ -60,7 +61,7 @@ class WorkerEngineTest {
         try (Lens lens = Lens.start(TestLens.options())) {
             Tensor before = lens.tensor(new float[] {1, 2}, 2);
             EngineException crash = assertThrows(EngineException.class,
-                    () -> lens.ops().call("bridge.exit", Map.of("code", 7)));
+                    () -> LensAccess.ops(lens).call("bridge.exit", Map.of("code", 7)));
             assertEquals(ErrorKind.ENGINE_DIED, crash.kind());
             assertTrue(crash.getMessage().contains("exit code 7"), crash.getMessage());
             assertTrue(crash.getMessage().contains("exiting with code 7 as asked"), crash.getMessage());
@@ -79,11 +80,11 @@ class WorkerEngineTest {
         try (Lens lens = Lens.start(TestLens.options().withCallTimeout(Duration.ofSeconds(2)))) {
             long start = System.nanoTime();
             EngineException e = assertThrows(EngineException.class,
-                    () -> lens.ops().call("bridge.sleep", Map.of("seconds", 60)));
+                    () -> LensAccess.ops(lens).call("bridge.sleep", Map.of("seconds", 60)));
             assertEquals(ErrorKind.TIMEOUT, e.kind());
             assertTrue(System.nanoTime() - start < 20e9, "the timeout fired late");
             lens.restart();
-            assertEquals(0.1, lens.ops().call("bridge.sleep", Map.of("seconds", 0.1)).value().asDouble());
+            assertEquals(0.1, LensAccess.ops(lens).call("bridge.sleep", Map.of("seconds", 0.1)).value().asDouble());
         }
     }
 
@@ -101,7 +102,7 @@ class WorkerEngineTest {
             });
             interrupter.start();
             EngineException e = assertThrows(EngineException.class,
-                    () -> lens.ops().call("bridge.sleep", Map.of("seconds", 30)));
+                    () -> LensAccess.ops(lens).call("bridge.sleep", Map.of("seconds", 30)));
             assertEquals(ErrorKind.INTERRUPTED, e.kind());
             assertTrue(Thread.interrupted(), "the interrupt flag is kept for the caller");
             interrupter.join();
@@ -115,7 +116,7 @@ class WorkerEngineTest {
         Path dir;
         long pid;
         try (Lens lens = Lens.start(TestLens.options())) {
-            WorkerEngine engine = (WorkerEngine) lens.engine();
+            WorkerEngine engine = (WorkerEngine) LensAccess.engine(lens);
             dir = engine.socketDir();
             pid = engine.pid();
             assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir)));
@@ -164,7 +165,7 @@ class WorkerEngineTest {
     @Test
     void tenThousandCallsLeaveNoHandlesAndNoGrowth() throws Exception {
         try (Lens lens = Lens.start(TestLens.options())) {
-            long pid = lens.ops().call("bridge.info", Map.of()).value().get("pid").asLong();
+            long pid = LensAccess.ops(lens).call("bridge.info", Map.of()).value().get("pid").asLong();
             try (Tensor warm = lens.tensor(new float[] {1, 2, 3}, 3)) {
                 for (int i = 0; i < 500; i++) {
                     warm.sum().close();

@@ -1,5 +1,7 @@
 package org.lens4j.analysis;
 
+import org.lens4j.internal.LensAccess;
+import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -8,7 +10,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
-import org.lens4j.Args;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
@@ -308,7 +309,7 @@ public final class Ablation {
         try (Metric.Binding metric = options.metric() == null ? null : options.metric().bind(lens)) {
             Args args = common(model, clean, corrupted, answers, options, metric).put("method", options.method().wire())
                     .put("normalize", options.normalize());
-            JsonNode v = lens.ops().call("analysis.ablate_heads", args.map(), List.of(), progress).value();
+            JsonNode v = LensAccess.ops(lens).call("analysis.ablate_heads", args.map(), List.of(), progress).value();
             return new HeadAblation(v.get("method").asText(), Wire.d2(lens, v.get("scores")), v.get("normalized").asBoolean(),
                     Wire.ints(v.get("positions")), Wire.number(v.get("clean_metric")), Wire.number(v.get("corrupted_metric")));
         }
@@ -336,7 +337,7 @@ public final class Ablation {
             }
             Args args = common(model, clean, corrupted, answers, options, metric)
                     .put("methods", options.methods().stream().map(Method::wire).toList()).put("categories", categories);
-            JsonNode v = lens.ops().call("analysis.ablation_comparison", args.map(), List.of(), progress).value();
+            JsonNode v = LensAccess.ops(lens).call("analysis.ablation_comparison", args.map(), List.of(), progress).value();
             Map<String, Map<String, Integer>> table = null;
             if (v.has("category_difference")) {
                 table = new LinkedHashMap<>();
@@ -360,7 +361,7 @@ public final class Ablation {
         }
         Lens lens = model.lens();
         List<Integer> positions = options.positions() == null ? List.of(-1) : options.positions();
-        return Args.of("model", model.ref(), "clean", lens.ops().input(clean), "corrupted", lens.ops().input(corrupted),
+        return Args.of("model", model.ref(), "clean", LensAccess.ops(lens).input(clean), "corrupted", LensAccess.ops(lens).input(corrupted),
                 "answers", answers == null ? null : AnswerPair.wire(answers), "positions", positions,
                 "heads", Head.wire(options.heads()), "seed", options.seed(), "mean_over", options.meanOver().wire(),
                 "metric", metric == null ? null : metric.spec(), "prepend_bos", options.prependBos(), "batch_size", options.batchSize(),

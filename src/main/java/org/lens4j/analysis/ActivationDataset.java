@@ -1,10 +1,11 @@
 package org.lens4j.analysis;
 
+import org.lens4j.internal.LensAccess;
+import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
-import org.lens4j.Args;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
@@ -147,7 +148,7 @@ public record ActivationDataset(String hook, List<Integer> layers, int demarcati
 
     private static ActivationDataset collectWith(Model model, List<PromptPair> pairs, Object demarcation, Options options) {
         Lens lens = model.lens();
-        JsonNode v = lens.ops().call("analysis.activation_dataset", Args.of("model", model.ref(), "prompt_pairs", PromptPair.wire(pairs),
+        JsonNode v = LensAccess.ops(lens).call("analysis.activation_dataset", Args.of("model", model.ref(), "prompt_pairs", PromptPair.wire(pairs),
                 "demarcation", demarcation, "layers", options.layers(), "offset", options.offset(), "hook", options.site().wire()).map()).value();
         return new ActivationDataset(v.get("hook").asText(), Wire.intList(v.get("layers")), v.get("demarcation_id").asInt(),
                 Wire.ints(v.get("positions_a")), Wire.ints(v.get("positions_b")), Wire.d3(lens, v.get("a")), Wire.d3(lens, v.get("b")));

@@ -1,5 +1,7 @@
 package org.lens4j.analysis;
 
+import org.lens4j.internal.LensAccess;
+import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -7,7 +9,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import org.lens4j.ActivationCache;
-import org.lens4j.Args;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
@@ -204,7 +205,7 @@ public final class DirectLogitAttribution {
         JsonNode v = call(cache, "analysis.apply_ln_to_stack", Args.of("residual_stack", residualStack.ref(), "layer", o.layer(),
                 "mlp_input", o.mlpInput(), "pos_slice", Slice.wire(o.posSlice()), "batch_slice", Slice.wire(o.batchSlice()),
                 "has_batch_dim", o.hasBatchDim(), "recompute_ln", o.recomputeLn()));
-        return cache.lens().ops().tensor(v.get("stack"));
+        return LensAccess.ops(cache.lens()).tensor(v.get("stack"));
     }
 
     /**
@@ -218,7 +219,7 @@ public final class DirectLogitAttribution {
         JsonNode v = call(cache, "analysis.logit_attrs", Args.of("residual_stack", residualStack.ref(), "tokens", tokenArg(tokens, "tokens"),
                 "incorrect_tokens", incorrectTokens == null ? null : tokenArg(incorrectTokens, "incorrectTokens"),
                 "pos_slice", Slice.wire(o.posSlice()), "batch_slice", Slice.wire(o.batchSlice()), "has_batch_dim", o.hasBatchDim()));
-        return cache.lens().ops().tensor(v.get("attrs"));
+        return LensAccess.ops(cache.lens()).tensor(v.get("attrs"));
     }
 
     private static Object tokenArg(Object tokens, String what) {
@@ -236,12 +237,12 @@ public final class DirectLogitAttribution {
 
     private static LabelledStack stack(ActivationCache cache, String op, Args args) {
         JsonNode v = call(cache, op, args);
-        return new LabelledStack(cache.lens().ops().tensor(v.get("stack")), Wire.strings(v.get("labels")));
+        return new LabelledStack(LensAccess.ops(cache.lens()).tensor(v.get("stack")), Wire.strings(v.get("labels")));
     }
 
     private static JsonNode call(ActivationCache cache, String op, Args args) {
         Objects.requireNonNull(cache, "cache");
-        return cache.lens().ops().call(op, args.put("cache", cache.ref()).map()).value();
+        return LensAccess.ops(cache.lens()).call(op, args.put("cache", cache.ref()).map()).value();
     }
 
     // -- seed 001: attribution of the logit difference ----------------------------------------

@@ -1,5 +1,7 @@
 package org.lens4j.analysis;
 
+import org.lens4j.internal.LensAccess;
+import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -7,7 +9,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
-import org.lens4j.Args;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
@@ -192,7 +193,7 @@ public final class HeadDetector {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(options, "options");
         Lens lens = model.lens();
-        JsonNode v = lens.ops().call("analysis.detect_head", Args.of("model", model.ref(), "input", lens.ops().input(input),
+        JsonNode v = LensAccess.ops(lens).call("analysis.detect_head", Args.of("model", model.ref(), "input", LensAccess.ops(lens).input(input),
                 "pattern", pattern, "heads", Head.wire(options.heads()), "exclude_bos", options.excludeBos(),
                 "exclude_current_token", options.excludeCurrentToken(), "error_measure", options.errorMeasure().wire(),
                 "prepend_bos", options.prependBos()).map()).value();
@@ -213,9 +214,9 @@ public final class HeadDetector {
         Objects.requireNonNull(model, "model");
         Wire.requirePositive(seqLen, "seqLen");
         Wire.requirePositive(batch, "batch");
-        JsonNode v = model.lens().ops().call("analysis.repeated_random_tokens", Args.of("model", model.ref(), "seq_len", seqLen,
+        JsonNode v = LensAccess.ops(model.lens()).call("analysis.repeated_random_tokens", Args.of("model", model.ref(), "seq_len", seqLen,
                 "batch", batch, "seed", seed, "low", low, "high", high, "prepend_bos", prependBos).map()).value();
-        return model.lens().ops().tensor(v.get("tokens"));
+        return LensAccess.ops(model.lens()).tensor(v.get("tokens"));
     }
 
     /**
@@ -245,7 +246,7 @@ public final class HeadDetector {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(tokens, "tokens");
         Lens lens = model.lens();
-        JsonNode v = lens.ops().call("analysis.repeated_token_scores", Args.of("model", model.ref(), "tokens", tokens.ref(),
+        JsonNode v = LensAccess.ops(lens).call("analysis.repeated_token_scores", Args.of("model", model.ref(), "tokens", tokens.ref(),
                 "seq_len", seqLen).map()).value();
         return new RepeatedTokenScores(seqLen, Wire.d2(lens, v.get("previous_token")), Wire.d2(lens, v.get("duplicate_token")),
                 Wire.d2(lens, v.get("induction")));
@@ -313,7 +314,7 @@ public final class HeadDetector {
             throw new InvalidInputException("give at least one prompt");
         }
         Lens lens = model.lens();
-        JsonNode v = lens.ops().call("analysis.induction_scores", Args.of("model", model.ref(), "prompts", lens.ops().input(prompts)).map())
+        JsonNode v = LensAccess.ops(lens).call("analysis.induction_scores", Args.of("model", model.ref(), "prompts", LensAccess.ops(lens).input(prompts)).map())
                 .value();
         return new InductionScores(List.copyOf(prompts), Wire.d3(lens, v.get("scores")), Wire.ints(v.get("max_layer")),
                 Wire.ints(v.get("max_head")), Wire.doubles(v.get("max_score")), v.get("offset").asInt(), v.get("length").asInt());
@@ -334,9 +335,9 @@ public final class HeadDetector {
             throw new InvalidInputException("tokens must have shape [batch, pos]; got " + Arrays.toString(tokens.shape()));
         }
         Lens lens = model.lens();
-        JsonNode v = lens.ops().call("analysis.induction_scores", Args.of("model", model.ref(), "prompts", tokens.ref()).map()).value();
+        JsonNode v = LensAccess.ops(lens).call("analysis.induction_scores", Args.of("model", model.ref(), "prompts", tokens.ref()).map()).value();
         List<String> texts = new ArrayList<>();
-        lens.ops().call("model.to_string", Args.of("model", model.ref(), "tokens", tokens.ref()).map()).value()
+        LensAccess.ops(lens).call("model.to_string", Args.of("model", model.ref(), "tokens", tokens.ref()).map()).value()
                 .forEach(row -> texts.add(row.asText()));
         return new InductionScores(List.copyOf(texts), Wire.d3(lens, v.get("scores")), Wire.ints(v.get("max_layer")),
                 Wire.ints(v.get("max_head")), Wire.doubles(v.get("max_score")), v.get("offset").asInt(), v.get("length").asInt());

@@ -1,11 +1,12 @@
 package org.lens4j.analysis;
 
+import org.lens4j.internal.LensAccess;
+import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
-import org.lens4j.Args;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
@@ -268,11 +269,11 @@ public final class LogitLens {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(options, "options");
         Lens lens = model.lens();
-        Args args = Args.of("model", model.ref(), "input", lens.ops().input(input), "layers", options.rows(),
+        Args args = Args.of("model", model.ref(), "input", LensAccess.ops(lens).input(input), "layers", options.rows(),
                 "positions", options.positions(), "top_k", options.topK(), "target", options.target(),
                 "source", options.source().wire(), "incl_mid", options.inclMid(), "recompute_ln", options.recomputeLn(),
                 "prepend_bos", options.prependBos(), "output_transform", options.outputTransform());
-        JsonNode v = lens.ops().call("analysis.logit_lens", args.map()).value();
+        JsonNode v = LensAccess.ops(lens).call("analysis.logit_lens", args.map()).value();
         boolean hasTarget = v.has("target_id");
         return new Result(v.get("source").asText(), Wire.strings(v.get("labels")), Wire.ints(v.get("rows")), Wire.ints(v.get("positions")),
                 Wire.strings2(v.get("str_tokens")), Wire.l4(lens, v.get("top_token_ids")), Wire.strings4(v.get("top_tokens")),

@@ -1,5 +1,7 @@
 package org.lens4j.analysis;
 
+import org.lens4j.internal.LensAccess;
+import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -7,7 +9,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.Function;
-import org.lens4j.Args;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
@@ -68,7 +69,7 @@ public sealed interface Metric permits Metric.LogitDiff, Metric.Normalized, Metr
      *
      * <pre>{@code
      * try (Metric.Binding b = metric.bind(lens)) {
-     *     lens.ops().call("metrics.evaluate", Args.of("model", model.ref(), "logits", logits.ref(), "spec", b.spec()).map());
+     *     LensAccess.ops(lens).call("metrics.evaluate", Args.of("model", model.ref(), "logits", logits.ref(), "spec", b.spec()).map());
      * }
      * }</pre>
      */
@@ -351,8 +352,8 @@ public sealed interface Metric permits Metric.LogitDiff, Metric.Normalized, Metr
         }
 
         long register(Custom metric) {
-            long id = lens.ops().register((args, blobs) -> {
-                try (Tensor logits = lens.ops().tensor(args.get("logits"))) {
+            long id = LensAccess.ops(lens).register((args, blobs) -> {
+                try (Tensor logits = LensAccess.ops(lens).tensor(args.get("logits"))) {
                     double[] values = metric.function().apply(logits);
                     if (values == null || values.length == 0) {
                         throw new IllegalStateException("Java metric '" + metric.name() + "' returned no value");
@@ -377,7 +378,7 @@ public sealed interface Metric permits Metric.LogitDiff, Metric.Normalized, Metr
         @Override
         public void close() {
             for (long id : ids) {
-                lens.ops().unregister(id);
+                LensAccess.ops(lens).unregister(id);
             }
             ids.clear();
         }

@@ -1,12 +1,13 @@
 package org.lens4j.analysis;
 
+import org.lens4j.internal.LensAccess;
+import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
-import org.lens4j.Args;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
@@ -160,13 +161,13 @@ public final class Metrics {
         Lens lens = model.lens();
         try (Metric.Binding b = metric.bind(lens)) {
             Args args = Args.of("model", model.ref(), "logits", logits.ref(), "spec", b.spec(),
-                    "input", input == null ? null : lens.ops().input(input));
-            return lens.ops().call("metrics.evaluate", args.map()).value();
+                    "input", input == null ? null : LensAccess.ops(lens).input(input));
+            return LensAccess.ops(lens).call("metrics.evaluate", args.map()).value();
         }
     }
 
     static double[] toDoubles(Lens lens, JsonNode tensorNode) {
-        try (Tensor t = lens.ops().tensor(tensorNode)) {
+        try (Tensor t = LensAccess.ops(lens).tensor(tensorNode)) {
             return t.toDoubleArray();
         }
     }

@@ -1,11 +1,12 @@
 package org.lens4j.analysis;
 
+import org.lens4j.internal.LensAccess;
+import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import org.lens4j.Args;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.ProgressListener;
@@ -201,9 +202,9 @@ public final class Patching {
         }
         Lens lens = model.lens();
         try (Metric.Binding m = metric.bind(lens)) {
-            Args args = Args.of("model", model.ref(), "clean", lens.ops().input(clean), "corrupted", lens.ops().input(corrupted),
+            Args args = Args.of("model", model.ref(), "clean", LensAccess.ops(lens).input(clean), "corrupted", LensAccess.ops(lens).input(corrupted),
                     "metric", m.spec(), "kind", kind.wire());
-            JsonNode v = lens.ops().call(op, args.map(), List.of(), progress).value();
+            JsonNode v = LensAccess.ops(lens).call(op, args.map(), List.of(), progress).value();
             List<String> patchTypes = strings(v.path("labels").path("patch_type"));
             FastPath fastPath = FastPath.of(v);
             fastPath.report("patching " + kind.wire(), progress);
@@ -229,7 +230,7 @@ public final class Patching {
 
     /** A values tensor of a scalar metric as (shape, flat values); the tensor is freed. */
     static Object[] flat(Lens lens, JsonNode tensor) {
-        try (Tensor t = lens.ops().tensor(tensor)) {
+        try (Tensor t = LensAccess.ops(lens).tensor(tensor)) {
             long[] s = t.shape();
             int[] shape = Arrays.stream(s).mapToInt(Math::toIntExact).toArray();
             return new Object[] {shape, t.toDoubleArray()};

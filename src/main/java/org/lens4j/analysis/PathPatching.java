@@ -1,11 +1,12 @@
 package org.lens4j.analysis;
 
+import org.lens4j.internal.LensAccess;
+import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.lens4j.Args;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.ProgressListener;
@@ -123,9 +124,9 @@ public final class PathPatching {
         }
         Lens lens = model.lens();
         try (Metric.Binding m = metric.bind(lens)) {
-            Args args = Args.of("model", model.ref(), "clean", lens.ops().input(clean), "corrupted", lens.ops().input(corrupted),
+            Args args = Args.of("model", model.ref(), "clean", LensAccess.ops(lens).input(clean), "corrupted", LensAccess.ops(lens).input(corrupted),
                     "metric", m.spec(), "receivers", receivers.spec(), "direction", direction.name().toLowerCase());
-            JsonNode v = lens.ops().call("patching.path_patch", args.map(), List.of(), progress).value();
+            JsonNode v = LensAccess.ops(lens).call("patching.path_patch", args.map(), List.of(), progress).value();
             Object[] flat = Patching.flat(lens, v.get("values"));
             int[] shape = (int[]) flat[0];
             double[] data = (double[]) flat[1];

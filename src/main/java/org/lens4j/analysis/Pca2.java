@@ -1,10 +1,11 @@
 package org.lens4j.analysis;
 
+import org.lens4j.internal.LensAccess;
+import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import org.lens4j.Args;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Tensor;
@@ -97,7 +98,7 @@ public final class Pca2 {
             }
         }
         try (Tensor a = data.send(lens, data.a()); Tensor b = data.send(lens, data.b())) {
-            JsonNode v = lens.ops().call("analysis.pca2", Args.of("a", a.ref(), "b", b.ref(), "layers", rows).map()).value();
+            JsonNode v = LensAccess.ops(lens).call("analysis.pca2", Args.of("a", a.ref(), "b", b.ref(), "layers", rows).map()).value();
             List<Integer> modelLayers = new ArrayList<>();
             for (JsonNode r : v.get("layers")) {
                 modelLayers.add(data.layers().get(r.asInt()));

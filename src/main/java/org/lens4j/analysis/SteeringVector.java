@@ -1,11 +1,12 @@
 package org.lens4j.analysis;
 
+import org.lens4j.internal.LensAccess;
+import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
-import org.lens4j.Args;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
@@ -39,7 +40,7 @@ public record SteeringVector(String hook, List<Integer> layers, double[][] vecto
         Objects.requireNonNull(lens, "lens");
         Objects.requireNonNull(data, "data");
         try (Tensor a = data.send(lens, data.a()); Tensor b = data.send(lens, data.b())) {
-            JsonNode v = lens.ops().call("analysis.steering_vector", Args.of("a", a.ref(), "b", b.ref()).map()).value();
+            JsonNode v = LensAccess.ops(lens).call("analysis.steering_vector", Args.of("a", a.ref(), "b", b.ref()).map()).value();
             return new SteeringVector(data.hook(), data.layers(), Wire.d2(lens, v.get("vector")), Wire.d1(lens, v.get("norm")));
         }
     }
@@ -69,9 +70,9 @@ public record SteeringVector(String hook, List<Integer> layers, double[][] vecto
         Objects.requireNonNull(model, "model");
         Lens lens = model.lens();
         try (Tensor v = vectorTensor(lens, layer)) {
-            JsonNode r = lens.ops().call("hooks.run_with_hooks", Args.of("model", model.ref(), "input", lens.ops().input(input),
+            JsonNode r = LensAccess.ops(lens).call("hooks.run_with_hooks", Args.of("model", model.ref(), "input", LensAccess.ops(lens).input(input),
                     "hooks", List.of(spec(layer, v, coefficient))).map()).value();
-            return lens.ops().tensor(r.get("logits"));
+            return LensAccess.ops(lens).tensor(r.get("logits"));
         }
     }
 
@@ -84,9 +85,9 @@ public record SteeringVector(String hook, List<Integer> layers, double[][] vecto
         Wire.requirePositive(maxNewTokens, "maxNewTokens");
         Lens lens = model.lens();
         try (Tensor v = vectorTensor(lens, layer)) {
-            JsonNode r = lens.ops().call("hooks.generate", Args.of("model", model.ref(), "input", prompt, "max_new_tokens", maxNewTokens,
+            JsonNode r = LensAccess.ops(lens).call("hooks.generate", Args.of("model", model.ref(), "input", prompt, "max_new_tokens", maxNewTokens,
                     "hooks", List.of(spec(layer, v, coefficient))).map()).value();
-            try (Tensor tokens = lens.ops().tensor(r.get("tokens"))) {
+            try (Tensor tokens = LensAccess.ops(lens).tensor(r.get("tokens"))) {
                 return r.get("text").asText();
             }
         }

@@ -1,11 +1,12 @@
 package org.lens4j.analysis;
 
+import org.lens4j.internal.LensAccess;
+import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
-import org.lens4j.Args;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Model;
 
@@ -182,7 +183,7 @@ public final class TestPrompt {
             throw new InvalidInputException("give one or more non-empty answers; got " + answers);
         }
         Object answer = answers.size() == 1 ? answers.get(0) : answers;
-        JsonNode v = model.lens().ops().call("analysis.test_prompt", Args.of("model", model.ref(), "prompt", prompt, "answer", answer,
+        JsonNode v = LensAccess.ops(model.lens()).call("analysis.test_prompt", Args.of("model", model.ref(), "prompt", prompt, "answer", answer,
                 "top_k", options.topK(), "prepend_space_to_answer", options.prependSpaceToAnswer(),
                 "prepend_bos", options.prependBos()).map()).value();
         List<Step> steps = new ArrayList<>();

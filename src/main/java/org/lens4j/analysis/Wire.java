@@ -1,5 +1,6 @@
 package org.lens4j.analysis;
 
+import org.lens4j.internal.LensAccess;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -24,13 +25,13 @@ final class Wire {
     }
 
     static double[] flat(Lens lens, JsonNode tensor) {
-        try (Tensor t = lens.ops().tensor(tensor)) {
+        try (Tensor t = LensAccess.ops(lens).tensor(tensor)) {
             return t.toDoubleArray();
         }
     }
 
     static long[] flatLongs(Lens lens, JsonNode tensor) {
-        try (Tensor t = lens.ops().tensor(tensor)) {
+        try (Tensor t = LensAccess.ops(lens).tensor(tensor)) {
             return t.toLongArray();
         }
     }

@@ -123,7 +123,7 @@ public final class PromptBatch {
         private final int chunk;
 
         ChunkFailedException(int chunk, int chunks, String firstId, Path checkpoint, RuntimeException cause) {
-            super(cause instanceof LensException le ? le.kind() : org.lens4j.engine.ErrorKind.CALLBACK_FAILED,
+            super(cause instanceof LensException le ? le.kind() : org.lens4j.ErrorKind.CALLBACK_FAILED,
                     "chunk " + (chunk + 1) + " of " + chunks + " (from prompt '" + firstId + "') failed: " + cause.getMessage()
                             + (checkpoint == null ? "" : "; the " + chunk + " chunks before it are saved in " + checkpoint
                             + ", so running again with that checkpoint resumes here"),

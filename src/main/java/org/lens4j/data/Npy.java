@@ -1,5 +1,6 @@
 package org.lens4j.data;
 
+import org.lens4j.internal.Tensors;
 import java.io.BufferedOutputStream;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -24,7 +25,6 @@ import java.util.Map;
 import java.util.Objects;
 import org.lens4j.Lens;
 import org.lens4j.Tensor;
-import org.lens4j.Tensors;
 import org.lens4j.engine.Blob;
 
 /**

@@ -1,5 +1,6 @@
 package org.lens4j.engine;
 
+import org.lens4j.ErrorKind;
 import org.lens4j.EngineException;
 import org.lens4j.engine.embedded.EmbeddedEngine;
 import org.lens4j.engine.graalpy.GraalPyEngine;

@@ -1,5 +1,6 @@
 package org.lens4j.hook;
 
+import org.lens4j.internal.LensAccess;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -108,10 +109,10 @@ public final class Backward {
                 yield m;
             }
             default -> {
-                long id = lens.ops().register((args, blobs) -> {
+                long id = LensAccess.ops(lens).register((args, blobs) -> {
                     Scope scope = lens.scope(); // frees the metric's intermediate tensors, which hold the autograd graph
                     try {
-                        Tensor out = metric.apply(lens.ops().tensor(args.get("logits")));
+                        Tensor out = metric.apply(LensAccess.ops(lens).tensor(args.get("logits")));
                         if (out == null) {
                             throw new IllegalStateException("the Java metric returned null; return a one-element tensor");
                         }

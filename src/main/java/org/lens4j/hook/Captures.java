@@ -1,5 +1,6 @@
 package org.lens4j.hook;
 
+import org.lens4j.internal.LensAccess;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -45,10 +46,10 @@ public final class Captures implements AutoCloseable {
             for (Map.Entry<String, JsonNode> e : node.properties()) {
                 if (e.getValue().isArray()) {
                     List<Tensor> l = new ArrayList<>();
-                    e.getValue().forEach(t -> l.add(lens.ops().tensor(t)));
+                    e.getValue().forEach(t -> l.add(LensAccess.ops(lens).tensor(t)));
                     lists.put(e.getKey(), List.copyOf(l));
                 } else {
-                    single.put(e.getKey(), lens.ops().tensor(e.getValue()));
+                    single.put(e.getKey(), LensAccess.ops(lens).tensor(e.getValue()));
                 }
             }
         }

@@ -1,5 +1,6 @@
 package org.lens4j.hook;
 
+import org.lens4j.internal.LensAccess;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -82,14 +83,14 @@ final class HookCall implements AutoCloseable {
     }
 
     long register(JavaHook fn, Direction direction) {
-        long id = lens.ops().register((args, blobsIn) -> invoke(lens, fn, args));
+        long id = LensAccess.ops(lens).register((args, blobsIn) -> invoke(lens, fn, args));
         callbacks.computeIfAbsent(direction, d -> new ArrayList<>()).add(id);
         return id;
     }
 
     /** Run a Java hook for one callback: the activation's handle lives only for the call. */
     static Object invoke(Lens lens, JavaHook fn, JsonNode args) throws Exception {
-        Tensor activation = lens.ops().tensor(args.get("activation"));
+        Tensor activation = LensAccess.ops(lens).tensor(args.get("activation"));
         try {
             JsonNode layer = args.path("layer");
             HookPoint point = new HookPoint(args.path("name").asText(), layer.canConvertToInt() ? layer.asInt() : null,
@@ -112,7 +113,7 @@ final class HookCall implements AutoCloseable {
     public void close() {
         for (List<Long> ids : callbacks.values()) {
             for (long id : ids) {
-                lens.ops().unregister(id);
+                LensAccess.ops(lens).unregister(id);
             }
         }
         callbacks.clear();

@@ -1,12 +1,13 @@
 package org.lens4j.hook;
 
+import org.lens4j.Handle;
+import org.lens4j.internal.LensAccess;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import org.lens4j.Lens;
-import org.lens4j.PyObject;
 
 /**
  * Hooks attached to a model until removed: they fire in every later run of the model
@@ -31,7 +32,7 @@ import org.lens4j.PyObject;
  */
 public final class HookSet implements AutoCloseable {
     private final HookTarget model;
-    private final PyObject handle;
+    private final Handle handle;
     private final boolean permanent;
     private final List<HookPoint> points;
     private final Map<Direction, List<Long>> callbacks;
@@ -39,7 +40,7 @@ public final class HookSet implements AutoCloseable {
 
     HookSet(HookTarget model, JsonNode node, Map<Direction, List<Long>> callbacks) {
         this.model = model;
-        this.handle = model.lens().ops().object(node);
+        this.handle = LensAccess.ops(model.lens()).object(node);
         this.permanent = node.path("permanent").asBoolean();
         List<HookPoint> p = new ArrayList<>();
         node.path("hooks").forEach(h -> p.add(new HookPoint(h.path("name").asText(),
@@ -76,7 +77,7 @@ public final class HookSet implements AutoCloseable {
         if (removed && handle.isClosed()) {
             return Captures.empty();
         }
-        JsonNode v = model.lens().ops().call("hooks.captures", Map.of("hook_set", handle.ref())).value();
+        JsonNode v = LensAccess.ops(model.lens()).call("hooks.captures", Map.of("hook_set", handle.ref())).value();
         return Captures.of(model.lens(), v);
     }
 
@@ -91,7 +92,7 @@ public final class HookSet implements AutoCloseable {
             if (handle.isClosed() || !lens.isAlive()) {
                 return 0;
             }
-            int n = lens.ops().call("hooks.remove", Map.of("hook_set", handle.ref())).value().asInt();
+            int n = LensAccess.ops(lens).call("hooks.remove", Map.of("hook_set", handle.ref())).value().asInt();
             handle.close();
             return n;
         } finally {
@@ -114,7 +115,7 @@ public final class HookSet implements AutoCloseable {
     private void unregister(Direction direction) {
         callbacks.entrySet().removeIf(e -> {
             if (direction == Direction.BOTH || e.getKey() == direction) {
-                e.getValue().forEach(id -> model.lens().ops().unregister(id));
+                e.getValue().forEach(id -> LensAccess.ops(model.lens()).unregister(id));
                 return true;
             }
             return false;

@@ -1,5 +1,7 @@
 package org.lens4j.hook;
 
+import org.lens4j.internal.LensAccess;
+import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -11,7 +13,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.WeakHashMap;
-import org.lens4j.Args;
 import org.lens4j.Lens;
 import org.lens4j.Names;
 import org.lens4j.Run;
@@ -64,7 +65,7 @@ public final class Hooks {
         Objects.requireNonNull(options, "options");
         Lens lens = model.lens();
         try (HookCall call = HookCall.of(model, hooks)) {
-            Args args = Args.of("input", lens.ops().input(input), "hooks", call.specs(), "return_type", wire(options.returnType()),
+            Args args = Args.of("input", LensAccess.ops(lens).input(input), "hooks", call.specs(), "return_type", wire(options.returnType()),
                     "stop_at_layer", options.stopAtLayer(), "prepend_bos", options.prependBos(), "padding_side", options.paddingSide(),
                     "loss_per_token", options.lossPerToken() ? true : null);
             JsonNode v = call(model, "hooks.run_with_hooks", args, call).value();
@@ -107,7 +108,7 @@ public final class Hooks {
      */
     public static int reset(HookTarget model, boolean includingPermanent, Direction direction) {
         Objects.requireNonNull(direction, "direction");
-        JsonNode v = model.lens().ops().call("hooks.reset", Map.of("model", model.ref(), "including_permanent", includingPermanent,
+        JsonNode v = LensAccess.ops(model.lens()).call("hooks.reset", Map.of("model", model.ref(), "including_permanent", includingPermanent,
                 "direction", direction.wire())).value();
         List<HookSet> affected = new ArrayList<>();
         synchronized (ADDED) {
@@ -131,7 +132,7 @@ public final class Hooks {
 
     /** The hook points that carry hooks now, by name; empty when none is left. */
     public static Map<String, Attached> attached(HookTarget model) {
-        JsonNode v = model.lens().ops().call("hooks.list", Map.of("model", model.ref())).value();
+        JsonNode v = LensAccess.ops(model.lens()).call("hooks.list", Map.of("model", model.ref())).value();
         Map<String, Attached> out = new LinkedHashMap<>();
         for (Map.Entry<String, JsonNode> e : v.properties()) {
             out.put(e.getKey(), new Attached(e.getValue().path("fwd").asInt(), e.getValue().path("bwd").asInt(),
@@ -147,12 +148,12 @@ public final class Hooks {
         Objects.requireNonNull(options, "options");
         Lens lens = model.lens();
         try (HookCall call = HookCall.of(model, hooks)) {
-            Args args = Args.of("input", lens.ops().input(input), "hooks", call.specs(), "names", cacheNames(model, names),
+            Args args = Args.of("input", LensAccess.ops(lens).input(input), "hooks", call.specs(), "names", cacheNames(model, names),
                     "return_type", wire(options.returnType()), "prepend_bos", options.prependBos(), "padding_side", options.paddingSide(),
                     "stop_at_layer", options.stopAtLayer(), "remove_batch_dim", options.removeBatchDim() ? true : null);
             JsonNode v = call(model, "hooks.run_with_cache", args, call).value();
             Captures.of(lens, v.get("captures")).close();
-            return new Run(tensorOrNull(lens, v.get("logits")), lossValue(lens, v.get("loss")), lens.ops().cache(v.get("cache")));
+            return new Run(tensorOrNull(lens, v.get("logits")), lossValue(lens, v.get("loss")), LensAccess.ops(lens).cache(v.get("cache")));
         }
     }
 
@@ -166,13 +167,13 @@ public final class Hooks {
         Lens lens = model.lens();
         List<Long> metricIds = new ArrayList<>();
         try (HookCall call = HookCall.of(model, hooks)) {
-            Args args = Args.of("input", lens.ops().input(input), "hooks", call.specs(), "names", cacheNames(model, names),
+            Args args = Args.of("input", LensAccess.ops(lens).input(input), "hooks", call.specs(), "names", cacheNames(model, names),
                     "incl_bwd", true, "backward_of", backward.wire(lens, metricIds), "return_type", "both");
             JsonNode v = call(model, "hooks.run_with_cache", args, call).value();
             return new GradientRun(tensorOrNull(lens, v.get("logits")), lossValue(lens, v.get("loss")), v.path("metric").asDouble(),
-                    lens.ops().cache(v.get("cache")), Captures.of(lens, v.get("captures")));
+                    LensAccess.ops(lens).cache(v.get("cache")), Captures.of(lens, v.get("captures")));
         } finally {
-            metricIds.forEach(id -> lens.ops().unregister(id));
+            metricIds.forEach(id -> LensAccess.ops(lens).unregister(id));
         }
     }
 
@@ -188,7 +189,7 @@ public final class Hooks {
         Objects.requireNonNull(options, "options");
         Lens lens = model.lens();
         try (HookCall call = HookCall.of(model, options.hooks())) {
-            Args args = Args.of("input", lens.ops().input(input), "hooks", call.specs(), "max_new_tokens", options.maxNewTokens(),
+            Args args = Args.of("input", LensAccess.ops(lens).input(input), "hooks", call.specs(), "max_new_tokens", options.maxNewTokens(),
                     "do_sample", options.doSample(), "top_k", options.topK(), "top_p", options.topP(), "temperature", options.temperature(),
                     "seed", options.seed(), "stop_at_eos", options.stopAtEos(), "return_logits", options.returnLogits(),
                     "prepend_bos", options.prependBos(), "use_past_kv_cache", options.useKvCache());
@@ -199,7 +200,7 @@ public final class Hooks {
             } else {
                 texts.add(v.path("text").asText());
             }
-            return new Generation(texts.get(0), List.copyOf(texts), lens.ops().tensor(v.get("tokens")), tensorOrNull(lens, v.get("logits")),
+            return new Generation(texts.get(0), List.copyOf(texts), LensAccess.ops(lens).tensor(v.get("tokens")), tensorOrNull(lens, v.get("logits")),
                     Captures.of(lens, v.get("captures")));
         }
     }
@@ -207,7 +208,7 @@ public final class Hooks {
     // -- helpers --------------------------------------------------------------------------------
 
     private static Reply call(HookTarget model, String op, Args args, HookCall call) {
-        return model.lens().ops().call(op, args.put("model", model.ref()).map(), call.blobs(), null);
+        return LensAccess.ops(model.lens()).call(op, args.put("model", model.ref()).map(), call.blobs(), null);
     }
 
     private static String wire(RunOptions.ReturnType type) {
@@ -215,14 +216,14 @@ public final class Hooks {
     }
 
     private static Tensor tensorOrNull(Lens lens, JsonNode node) {
-        return node == null || node.isNull() ? null : lens.ops().tensor(node);
+        return node == null || node.isNull() ? null : LensAccess.ops(lens).tensor(node);
     }
 
     private static Double lossValue(Lens lens, JsonNode node) {
         if (node == null || node.isNull()) {
             return null;
         }
-        try (Tensor loss = lens.ops().tensor(node)) {
+        try (Tensor loss = LensAccess.ops(lens).tensor(node)) {
             return loss.numel() == 1 ? loss.item() : null;
         }
     }

@@ -69,7 +69,7 @@ final class ExecutorLens {
                 throw new IllegalStateException("lens4j could not start its worker on " + where + ": " + e.getMessage(), e);
             }
             Lens started = lens;
-            System.err.println("lens4j: " + where + " runs " + started.engine().describe());
+            System.err.println("lens4j: " + where + " runs " + started);
             Runtime.getRuntime().addShutdownHook(new Thread(started::close, "lens4j-executor-close"));
         }
         return lens;

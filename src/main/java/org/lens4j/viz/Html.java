@@ -1,5 +1,6 @@
 package org.lens4j.viz;
 
+import org.lens4j.internal.LensAccess;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.awt.Desktop;
 import java.awt.GraphicsEnvironment;
@@ -59,7 +60,7 @@ public final class Html {
      * code that calls such an op through {@link Lens#ops()}.
      *
      * <pre>{@code
-     * Html page = Html.fromView(lens, lens.ops().call("viz.bar", Map.of("values", List.of(1.0, -2.0))).value());
+     * Html page = Html.fromView(lens, LensAccess.ops(lens).call("viz.bar", Map.of("values", List.of(1.0, -2.0))).value());
      * }</pre>
      */
     public static Html fromView(Lens lens, JsonNode view) {
@@ -151,7 +152,7 @@ public final class Html {
     private static byte[] plotlyJs(Lens lens) {
         byte[] js = PLOTLY_SOURCES.get(lens);
         if (js == null) {
-            js = lens.ops().call("viz.plotly_js", Map.of()).value().path("js").asText().getBytes(StandardCharsets.UTF_8);
+            js = LensAccess.ops(lens).call("viz.plotly_js", Map.of()).value().path("js").asText().getBytes(StandardCharsets.UTF_8);
             PLOTLY_SOURCES.put(lens, js);
         }
         return js;

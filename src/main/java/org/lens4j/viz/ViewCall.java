@@ -1,11 +1,12 @@
 package org.lens4j.viz;
 
+import org.lens4j.internal.LensAccess;
+import org.lens4j.internal.Args;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import org.lens4j.Args;
 import org.lens4j.Lens;
 import org.lens4j.Tensor;
 import org.lens4j.engine.Blob;
@@ -57,7 +58,7 @@ final class ViewCall {
     }
 
     Html render(String op) {
-        return Html.fromView(lens, lens.ops().call(op, args.map(), blobs, null).value());
+        return Html.fromView(lens, LensAccess.ops(lens).call(op, args.map(), blobs, null).value());
     }
 
     // -- checks at the public edge ------------------------------------------------------

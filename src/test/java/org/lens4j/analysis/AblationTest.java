@@ -21,7 +21,7 @@ import org.lens4j.Model;
 import org.lens4j.Tensor;
 import org.lens4j.analysis.Ablation.Method;
 import org.lens4j.analysis.Ablation.Options;
-import org.lens4j.engine.ErrorKind;
+import org.lens4j.ErrorKind;
 
 /** Head ablations against seed 004's hook loops (one forward pass per head and method) in the reference process. */
 class AblationTest {

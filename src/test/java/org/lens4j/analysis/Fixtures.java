@@ -1,5 +1,6 @@
 package org.lens4j.analysis;
 
+import org.lens4j.internal.LensAccess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -217,7 +218,7 @@ final class Fixtures {
     /** The worker still answers after a bad call. */
     static void assertWorkerAnswers() {
         assertTrue(lens().isAlive(), "the worker died");
-        JsonNode v = lens().ops().call("bridge.echo", Map.of("value", 7)).value();
+        JsonNode v = LensAccess.ops(lens()).call("bridge.echo", Map.of("value", 7)).value();
         assertEquals(7, v.path("value").asInt(v.asInt()), "the worker answers");
     }
 }

@@ -14,7 +14,7 @@ import org.lens4j.Model;
 import org.lens4j.Tensor;
 import org.lens4j.analysis.HeadDetector.Options;
 import org.lens4j.analysis.HeadDetector.Pattern;
-import org.lens4j.engine.ErrorKind;
+import org.lens4j.ErrorKind;
 
 /** Head scores against transformer_lens.head_detector.detect_head and the seeds' hook code, in the reference process. */
 class HeadDetectorTest {

@@ -1,5 +1,6 @@
 package org.lens4j.analysis;
 
+import org.lens4j.internal.LensAccess;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -17,7 +18,7 @@ import org.lens4j.CallbackFailedException;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Model;
 import org.lens4j.Tensor;
-import org.lens4j.engine.ErrorKind;
+import org.lens4j.ErrorKind;
 
 /** Metrics on logits, against seed 001's logits_to_ave_logit_diff and plain torch in the reference process. */
 class MetricsTest {
@@ -103,7 +104,7 @@ class MetricsTest {
             assertEquals("java", b.spec().get("type"));
         }
         CallbackFailedException gone = assertThrows(CallbackFailedException.class,
-                () -> model.lens().ops().call("bridge.callback", Map.of("name", "metric", "args", Map.of("id", id))));
+                () -> LensAccess.ops(model.lens()).call("bridge.callback", Map.of("name", "metric", "args", Map.of("id", id))));
         assertTrue(gone.getMessage().contains("no Java callback"), gone.getMessage());
         Fixtures.assertWorkerAnswers();
     }

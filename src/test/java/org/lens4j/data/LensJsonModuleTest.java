@@ -1,5 +1,6 @@
 package org.lens4j.data;
 
+import org.lens4j.internal.Tensors;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -15,7 +16,6 @@ import org.lens4j.DType;
 import org.lens4j.LensJsonModule;
 import org.lens4j.Tensor;
 import org.lens4j.TestLens;
-import org.lens4j.Tensors;
 import org.lens4j.analysis.AnalysisJson;
 import org.lens4j.engine.Blob;
 

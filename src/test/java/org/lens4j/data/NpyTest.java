@@ -1,5 +1,6 @@
 package org.lens4j.data;
 
+import org.lens4j.internal.Tensors;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -24,7 +25,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.lens4j.DType;
-import org.lens4j.Tensors;
 import org.lens4j.engine.Blob;
 import org.lens4j.engine.Json;
 

@@ -21,7 +21,7 @@ import org.lens4j.Model;
 import org.lens4j.Names;
 import org.lens4j.Scope;
 import org.lens4j.Tensor;
-import org.lens4j.engine.ErrorKind;
+import org.lens4j.ErrorKind;
 
 /** Hooks checked before the run; added, permanent and scoped hooks; resets; nothing left behind after any failure. */
 class HookLifecycleTest {

@@ -1,5 +1,6 @@
 package org.lens4j.reliability;
 
+import org.lens4j.internal.LensAccess;
 import java.util.Map;
 import org.lens4j.Lens;
 import org.lens4j.engine.worker.WorkerEngine;
@@ -22,9 +23,9 @@ public final class ChildLens {
         System.out.flush();
         Lens lens = Lens.start(Faults.options());
         System.out.println("STARTED ms=" + (System.nanoTime() - t0) / 1_000_000);
-        WorkerEngine worker = (WorkerEngine) lens.engine();
+        WorkerEngine worker = (WorkerEngine) LensAccess.engine(lens);
         if (args.length > 0 && args[0].equals("busy")) {
-            Thread caller = new Thread(() -> lens.ops().call("bridge.sleep", Map.of("seconds", 60)));
+            Thread caller = new Thread(() -> LensAccess.ops(lens).call("bridge.sleep", Map.of("seconds", 60)));
             caller.setDaemon(true);
             caller.start();
             Thread.sleep(500);

@@ -1,5 +1,6 @@
 package org.lens4j.reliability;
 
+import org.lens4j.internal.LensAccess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -56,7 +57,7 @@ class CleanupTest {
             lens.restart();
             long pid2 = Faults.worker(lens).pid();
             Path dir2 = Faults.worker(lens).socketDir();
-            assertThrows(EngineException.class, () -> lens.ops().call("bridge.exit", Map.of("code", 11)));
+            assertThrows(EngineException.class, () -> LensAccess.ops(lens).call("bridge.exit", Map.of("code", 11)));
             Faults.assertNothingLeft(pid2, dir2, JVM);
         }
     }

@@ -1,5 +1,6 @@
 package org.lens4j.reliability;
 
+import org.lens4j.internal.LensAccess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -45,7 +46,7 @@ class ConcurrencyTest {
         for (int t = 0; t < THREADS; t++) {
             int thread = t;
             // Each thread's callback makes a tensor from its argument and doubles it in Python: a nested call.
-            lens.ops().registerNamed("double-" + t, (args, blobs) -> {
+            LensAccess.ops(lens).registerNamed("double-" + t, (args, blobs) -> {
                 float v = (float) args.get("v").asDouble();
                 try (Tensor x = lens.tensor(new float[] {v}, 1); Tensor y = x.mul(2.0); Tensor s = y.sum()) {
                     return Map.of("thread", thread, "doubled", s.item(), "call", args.get("call").asInt());
@@ -59,7 +60,7 @@ class ConcurrencyTest {
                         assertEquals(v + 3, x.sum().item(), 0, "crossed tensor result");
                         float[] back = x.mul(10.0).toFloatArray();
                         assertEquals(v * 10, back[0], 0, "crossed tensor data");
-                        JsonNode answers = lens.ops().call("bridge.callback",
+                        JsonNode answers = LensAccess.ops(lens).call("bridge.callback",
                                 Map.of("name", "double-" + thread, "args", Map.of("v", v), "repeat", 2)).value();
                         assertEquals(2, answers.size());
                         for (int k = 0; k < 2; k++) {
@@ -87,17 +88,17 @@ class ConcurrencyTest {
             List<Callable<Void>> tasks = new ArrayList<>();
             for (int t = 0; t < THREADS; t++) {
                 int thread = t;
-                lens.ops().registerNamed("echo-" + t, (args, blobs) ->
-                        lens.ops().call("bridge.echo", Map.of("value", args.get("v").asLong())).value().get("value"));
+                LensAccess.ops(lens).registerNamed("echo-" + t, (args, blobs) ->
+                        LensAccess.ops(lens).call("bridge.echo", Map.of("value", args.get("v").asLong())).value().get("value"));
                 tasks.add(() -> {
                     for (long i = 0; !stop.get(); i++) {
                         long v = thread * 1_000_000L + i;
                         try {
                             if (i % 2 == 0) {
-                                assertEquals(v, lens.ops().call("bridge.echo", Map.of("value", v)).value().get("value").asLong(),
+                                assertEquals(v, LensAccess.ops(lens).call("bridge.echo", Map.of("value", v)).value().get("value").asLong(),
                                         "crossed result");
                             } else {
-                                JsonNode r = lens.ops().call("bridge.callback", Map.of("name", "echo-" + thread, "args", Map.of("v", v))).value();
+                                JsonNode r = LensAccess.ops(lens).call("bridge.callback", Map.of("name", "echo-" + thread, "args", Map.of("v", v))).value();
                                 assertEquals(v, r.get(0).asLong(), "crossed nested result");
                             }
                             ok.incrementAndGet();

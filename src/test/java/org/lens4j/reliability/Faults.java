@@ -1,5 +1,6 @@
 package org.lens4j.reliability;
 
+import org.lens4j.internal.LensAccess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -64,12 +65,12 @@ final class Faults {
     /** The project's tiny 2-layer GPT-2 (as TestLens.tiny(), in a folder of our own so that no other test races on it). */
     static Model tiny(Lens lens) {
         Path dir = Path.of("target", "test-models", "reliability-tiny").toAbsolutePath();
-        lens.ops().call("model.make_tiny", Map.of("out_dir", dir.toString(), "n_layers", 2, "d_model", 64, "n_heads", 4));
+        LensAccess.ops(lens).call("model.make_tiny", Map.of("out_dir", dir.toString(), "n_layers", 2, "d_model", 64, "n_heads", 4));
         return lens.load(dir);
     }
 
     static WorkerEngine worker(Lens lens) {
-        return (WorkerEngine) lens.engine();
+        return (WorkerEngine) LensAccess.engine(lens);
     }
 
     static boolean running(long pid) {
@@ -173,7 +174,7 @@ final class Faults {
 
     static void assertAliveAndWorking(Lens lens) {
         assertTrue(lens.isAlive(), "the Lens should take calls");
-        assertEquals("ok", lens.ops().call("bridge.echo", Map.of("value", "ok")).value().get("value").asText());
+        assertEquals("ok", LensAccess.ops(lens).call("bridge.echo", Map.of("value", "ok")).value().get("value").asText());
         assertFalse(Thread.currentThread().isInterrupted());
     }
 }

@@ -1,5 +1,6 @@
 package org.lens4j.reliability;
 
+import org.lens4j.internal.LensAccess;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -26,7 +27,7 @@ import org.lens4j.LensException;
 import org.lens4j.Model;
 import org.lens4j.Scope;
 import org.lens4j.Tensor;
-import org.lens4j.engine.ErrorKind;
+import org.lens4j.ErrorKind;
 import org.lens4j.hook.Hook;
 
 /**
@@ -91,10 +92,10 @@ class HookThreadsTest {
         try (Lens lens = Lens.start(Faults.options().withCallTimeout(Duration.ofSeconds(3)))) {
             AtomicReference<Throwable> helperGot = new AtomicReference<>();
             AtomicReference<Thread> helper = new AtomicReference<>();
-            lens.ops().registerNamed("joins-a-stranger", (args, blobs) -> {
+            LensAccess.ops(lens).registerNamed("joins-a-stranger", (args, blobs) -> {
                 Thread t = new Thread(() -> {
                     try {
-                        lens.ops().call("bridge.echo", Map.of("value", 1));
+                        LensAccess.ops(lens).call("bridge.echo", Map.of("value", 1));
                     } catch (Throwable e) {
                         helperGot.set(e);
                     }
@@ -106,7 +107,7 @@ class HookThreadsTest {
             });
             long t0 = System.nanoTime();
             EngineException e = assertThrows(EngineException.class,
-                    () -> lens.ops().call("bridge.callback", Map.of("name", "joins-a-stranger")));
+                    () -> LensAccess.ops(lens).call("bridge.callback", Map.of("name", "joins-a-stranger")));
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
             assertEquals(ErrorKind.TIMEOUT, e.kind(), e.getMessage());
             assertTrue(ms < 10_000, "the timeout took " + ms + " ms");
@@ -131,10 +132,10 @@ class HookThreadsTest {
             Thread.sleep(700); // at least one RSS sample
             AtomicReference<Throwable> waiterGot = new AtomicReference<>();
             AtomicLong heardAfterMs = new AtomicLong(-1);
-            lens.ops().registerNamed("killed-meanwhile", (args, blobs) -> {
+            LensAccess.ops(lens).registerNamed("killed-meanwhile", (args, blobs) -> {
                 Thread waiter = new Thread(() -> {
                     try {
-                        lens.ops().call("bridge.echo", Map.of("value", 1));
+                        LensAccess.ops(lens).call("bridge.echo", Map.of("value", 1));
                     } catch (Throwable e) {
                         waiterGot.set(e);
                     }
@@ -149,7 +150,7 @@ class HookThreadsTest {
                 return "done";
             });
             EngineException outer = assertThrows(EngineException.class,
-                    () -> lens.ops().call("bridge.callback", Map.of("name", "killed-meanwhile")));
+                    () -> LensAccess.ops(lens).call("bridge.callback", Map.of("name", "killed-meanwhile")));
             assertEquals(ErrorKind.ENGINE_DIED, outer.kind());
             assertNotNull(waiterGot.get(), "the waiting thread got no exception");
             assertTrue(heardAfterMs.get() >= 0 && heardAfterMs.get() < 2_000, "the waiter heard after " + heardAfterMs.get() + " ms");

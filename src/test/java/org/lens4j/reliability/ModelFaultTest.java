@@ -1,5 +1,6 @@
 package org.lens4j.reliability;
 
+import org.lens4j.internal.LensAccess;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -30,7 +31,7 @@ import org.lens4j.ProgressListener;
 import org.lens4j.PythonException;
 import org.lens4j.Run;
 import org.lens4j.Tensor;
-import org.lens4j.engine.ErrorKind;
+import org.lens4j.ErrorKind;
 
 /**
  * Faults inside model ops on the tiny model: exceptions in hooks (Python and Java), in a
@@ -62,13 +63,13 @@ class ModelFaultTest {
     }
 
     private static JsonNode runWithHooks(Object... specs) {
-        return lens.ops().call("hooks.run_with_hooks", Map.of("model", model.ref(), "input", PROMPT, "hooks", List.of(specs),
+        return LensAccess.ops(lens).call("hooks.run_with_hooks", Map.of("model", model.ref(), "input", PROMPT, "hooks", List.of(specs),
                 "return_type", "none")).value();
     }
 
     /** The model is as before the fault: no hook left on it, the same logits, no handle leaked. */
     private static void assertModelUntouched(int handlesBefore) {
-        assertEquals(0, lens.ops().call("hooks.list", Map.of("model", model.ref())).value().size(), "a hook was left attached");
+        assertEquals(0, LensAccess.ops(lens).call("hooks.list", Map.of("model", model.ref())).value().size(), "a hook was left attached");
         assertArrayEquals(baseline, logits(), "the model computes something else after the fault");
         assertEquals(handlesBefore, lens.pythonHandleCount(), "handles leaked");
         Faults.assertAliveAndWorking(lens);
@@ -84,14 +85,14 @@ class ModelFaultTest {
                 Map.of("names", List.of("blocks.0.hook_resid_pre"), "actions", List.of(Map.of("type", "set", "value", List.of(1.0, 2.0, 3.0))))));
         assertEquals(ErrorKind.SHAPE_MISMATCH, shape.kind());
         // A raw Python exception (torch.tensor on a ragged list) raised inside the hook function.
-        long ragged = lens.ops().register((args, blobs) -> List.of(List.of(1.0), List.of(1.0, 2.0)));
+        long ragged = LensAccess.ops(lens).register((args, blobs) -> List.of(List.of(1.0), List.of(1.0, 2.0)));
         try {
             PythonException py = assertThrows(PythonException.class, () -> runWithHooks(
                     Map.of("names", List.of("blocks.1.attn.hook_z"), "actions", List.of(Map.of("type", "java", "id", ragged)))));
             assertEquals(ErrorKind.PYTHON_ERROR, py.kind());
             assertEquals("ValueError", py.pythonType());
         } finally {
-            lens.ops().unregister(ragged);
+            LensAccess.ops(lens).unregister(ragged);
         }
         assertEquals(pid, Faults.worker(lens).pid());
         assertModelUntouched(handles);
@@ -101,10 +102,10 @@ class ModelFaultTest {
     @Order(2)
     void aJavaExceptionInsideAJavaHook() {
         int handles = lens.pythonHandleCount();
-        long id = lens.ops().register((args, blobs) -> {
+        long id = LensAccess.ops(lens).register((args, blobs) -> {
             throw new IllegalStateException("thrown by a Java hook on " + args.get("name").asText());
         });
-        long wrongShape = lens.ops().register((args, blobs) -> List.of(1.0, 2.0));
+        long wrongShape = LensAccess.ops(lens).register((args, blobs) -> List.of(1.0, 2.0));
         try {
             CallbackFailedException e = assertThrows(CallbackFailedException.class, () -> runWithHooks(
                     Map.of("glob", "blocks.*.attn.hook_z", "actions", List.of(Map.of("type", "java", "id", id)))));
@@ -115,8 +116,8 @@ class ModelFaultTest {
                     Map.of("names", List.of("blocks.0.hook_resid_post"), "actions", List.of(Map.of("type", "java", "id", wrongShape)))));
             assertEquals(ErrorKind.SHAPE_MISMATCH, shape.kind());
         } finally {
-            lens.ops().unregister(id);
-            lens.ops().unregister(wrongShape);
+            LensAccess.ops(lens).unregister(id);
+            LensAccess.ops(lens).unregister(wrongShape);
         }
         assertModelUntouched(handles);
     }
@@ -125,16 +126,16 @@ class ModelFaultTest {
     @Order(3)
     void aJavaExceptionInsideAJavaMetric() {
         int handles = lens.pythonHandleCount();
-        long id = lens.ops().register((args, blobs) -> {
+        long id = LensAccess.ops(lens).register((args, blobs) -> {
             throw new ArithmeticException("thrown by a Java metric");
         });
         try {
-            CallbackFailedException e = assertThrows(CallbackFailedException.class, () -> lens.ops().call("hooks.run_with_cache",
+            CallbackFailedException e = assertThrows(CallbackFailedException.class, () -> LensAccess.ops(lens).call("hooks.run_with_cache",
                     Map.of("model", model.ref(), "input", PROMPT, "names", List.of("blocks.0.hook_resid_pre"), "incl_bwd", true,
                             "backward_of", Map.of("type", "java", "id", id))));
             assertInstanceOf(ArithmeticException.class, e.getCause());
         } finally {
-            lens.ops().unregister(id);
+            LensAccess.ops(lens).unregister(id);
         }
         assertModelUntouched(handles);
     }
@@ -157,12 +158,12 @@ class ModelFaultTest {
             throw new IllegalStateException("thrown by a progress listener at " + done + "/" + total);
         };
         IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> lens.ops().call("analysis.ablate_heads", sweepArgs(), List.of(), throwing));
+                () -> LensAccess.ops(lens).call("analysis.ablate_heads", sweepArgs(), List.of(), throwing));
         assertEquals("thrown by a progress listener at 1/8", e.getMessage());
         assertEquals(List.of(1L), seen, "a listener that threw is not called again");
         // The sweep's remaining frames were read: the next calls get their own answers.
         for (int i = 0; i < 5; i++) {
-            assertEquals(i, lens.ops().call("bridge.echo", Map.of("value", i)).value().get("value").asInt());
+            assertEquals(i, LensAccess.ops(lens).call("bridge.echo", Map.of("value", i)).value().get("value").asInt());
         }
         assertEquals(pid, Faults.worker(lens).pid());
         assertModelUntouched(handles);
@@ -183,7 +184,7 @@ class ModelFaultTest {
             }
         };
         EngineException e = assertThrows(EngineException.class,
-                () -> lens.ops().call("analysis.ablate_heads", sweepArgs(), List.of(), killAtThird));
+                () -> LensAccess.ops(lens).call("analysis.ablate_heads", sweepArgs(), List.of(), killAtThird));
         assertEquals(ErrorKind.ENGINE_DIED, e.kind());
         assertEquals(List.of(1L, 2L, 3L), events, "the sweep stopped where it was killed");
 
@@ -198,7 +199,7 @@ class ModelFaultTest {
         model = again;
         Faults.replaceSharedModel(again);
         assertArrayEquals(baseline, logits(), "the reloaded model is the same model");
-        JsonNode sweep = lens.ops().call("analysis.ablate_heads", sweepArgs(), List.of(), null).value();
+        JsonNode sweep = LensAccess.ops(lens).call("analysis.ablate_heads", sweepArgs(), List.of(), null).value();
         assertEquals(2, sweep.get("layers").size());
     }
 }

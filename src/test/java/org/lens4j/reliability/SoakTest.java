@@ -1,5 +1,6 @@
 package org.lens4j.reliability;
 
+import org.lens4j.internal.LensAccess;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -66,7 +67,7 @@ class SoakTest {
         int runs = Integer.getInteger("lens4j.soak.runs", 1_000);
         try (Lens lens = Lens.start(Faults.options().withCallTimeout(Duration.ofMinutes(10)))) {
             long pid = Faults.worker(lens).pid();
-            lens.ops().registerNamed("soak-echo", (args, blobs) -> args.get("v").asInt());
+            LensAccess.ops(lens).registerNamed("soak-echo", (args, blobs) -> args.get("v").asInt());
             Model model = Faults.tiny(lens);
             Tensor small = lens.tensor(new float[] {1, 2, 3}, 3);
             float[] expectedLogits;
@@ -126,7 +127,7 @@ class SoakTest {
     /** One of four small calls, each checking its answer. */
     private static void smallCall(Lens lens, Tensor small, int i) {
         switch (i % 4) {
-            case 0 -> assertEquals(i, lens.ops().call("bridge.echo", Map.of("value", i)).value().get("value").asInt());
+            case 0 -> assertEquals(i, LensAccess.ops(lens).call("bridge.echo", Map.of("value", i)).value().get("value").asInt());
             case 1 -> {
                 try (Tensor s = small.sum()) {
                     if (i % 1000 == 1) {
@@ -139,7 +140,7 @@ class SoakTest {
                     assertEquals(i, t.toFloatArray()[0], 0);
                 }
             }
-            default -> assertEquals(i % 7, lens.ops().call("bridge.callback", Map.of("name", "soak-echo", "args", Map.of("v", i % 7)))
+            default -> assertEquals(i % 7, LensAccess.ops(lens).call("bridge.callback", Map.of("name", "soak-echo", "args", Map.of("v", i % 7)))
                     .value().get(0).asInt());
         }
     }

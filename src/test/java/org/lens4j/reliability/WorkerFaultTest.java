@@ -1,5 +1,6 @@
 package org.lens4j.reliability;
 
+import org.lens4j.internal.LensAccess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -26,7 +27,7 @@ import org.junit.jupiter.api.Timeout;
 import org.lens4j.EngineException;
 import org.lens4j.Lens;
 import org.lens4j.PythonException;
-import org.lens4j.engine.ErrorKind;
+import org.lens4j.ErrorKind;
 
 /**
  * Faults injected into a torch-free worker (the bridge.* ops), so that each restart costs a
@@ -76,7 +77,7 @@ class WorkerFaultTest {
         // Nobody called yet, and still the dead worker's socket folder goes at once.
         Faults.waitUntil(() -> !Files.exists(dir), 10_000, "socket folder of a killed worker left behind");
         assertFalse(lens.isAlive());
-        EngineException e = assertThrows(EngineException.class, () -> lens.ops().call("bridge.echo", Map.of("value", 1)));
+        EngineException e = assertThrows(EngineException.class, () -> LensAccess.ops(lens).call("bridge.echo", Map.of("value", 1)));
         assertEquals(ErrorKind.ENGINE_DIED, e.kind());
         assertTrue(e.getMessage().contains("restart"), e.getMessage());
         restartAndCheck(pid);
@@ -90,7 +91,7 @@ class WorkerFaultTest {
             Faults.kill9(pid);
         });
         long start = System.nanoTime();
-        EngineException e = assertThrows(EngineException.class, () -> lens.ops().call("bridge.sleep", Map.of("seconds", 60)));
+        EngineException e = assertThrows(EngineException.class, () -> LensAccess.ops(lens).call("bridge.sleep", Map.of("seconds", 60)));
         assertEquals(ErrorKind.ENGINE_DIED, e.kind());
         assertTrue(e.getMessage().contains("died"), e.getMessage());
         assertTrue(System.nanoTime() - start < 20e9, "the caller noticed the death late");
@@ -102,13 +103,13 @@ class WorkerFaultTest {
     void killedFromInsideAJavaCallback() {
         long pid = pid();
         AtomicInteger calls = new AtomicInteger();
-        lens.ops().registerNamed("kill-worker", (args, blobs) -> {
+        LensAccess.ops(lens).registerNamed("kill-worker", (args, blobs) -> {
             calls.incrementAndGet();
             Faults.kill9(pid);
             return 42; // the answer goes nowhere: the worker is gone
         });
         EngineException e = assertThrows(EngineException.class,
-                () -> lens.ops().call("bridge.callback", Map.of("name", "kill-worker", "repeat", 3)));
+                () -> LensAccess.ops(lens).call("bridge.callback", Map.of("name", "kill-worker", "repeat", 3)));
         assertEquals(ErrorKind.ENGINE_DIED, e.kind());
         assertEquals(1, calls.get(), "Python cannot have called again after it died");
         restartAndCheck(pid);
@@ -118,17 +119,17 @@ class WorkerFaultTest {
     void killedFromInsideAJavaCallbackThatThenCallsPython() {
         long pid = pid();
         AtomicReference<Throwable> nested = new AtomicReference<>();
-        lens.ops().registerNamed("kill-then-call", (args, blobs) -> {
+        LensAccess.ops(lens).registerNamed("kill-then-call", (args, blobs) -> {
             Faults.kill9(pid);
             try {
-                return lens.ops().call("bridge.echo", Map.of("value", 1)).value();
+                return LensAccess.ops(lens).call("bridge.echo", Map.of("value", 1)).value();
             } catch (RuntimeException e) {
                 nested.set(e);
                 throw e;
             }
         });
         EngineException e = assertThrows(EngineException.class,
-                () -> lens.ops().call("bridge.callback", Map.of("name", "kill-then-call")));
+                () -> LensAccess.ops(lens).call("bridge.callback", Map.of("name", "kill-then-call")));
         assertEquals(ErrorKind.ENGINE_DIED, e.kind());
         EngineException inner = assertInstanceOf(EngineException.class, nested.get());
         assertEquals(ErrorKind.ENGINE_DIED, inner.kind());
@@ -139,13 +140,13 @@ class WorkerFaultTest {
     void outOfMemoryInAnOpIsAnErrorAndTheWorkerLivesOn() {
         long pid = pid();
         PythonException simulated = assertThrows(PythonException.class,
-                () -> lens.ops().call("bridge.fail", Map.of("kind", "out_of_memory", "message", "simulated: CUDA out of memory")));
+                () -> LensAccess.ops(lens).call("bridge.fail", Map.of("kind", "out_of_memory", "message", "simulated: CUDA out of memory")));
         assertEquals(ErrorKind.OUT_OF_MEMORY, simulated.kind());
         assertTrue(simulated.getMessage().contains("CUDA out of memory"), simulated.getMessage());
         // A real failed allocation: 1 PiB is more than any address space, so malloc refuses it
         // whatever the overcommit policy (nothing is touched, the worker is not OOM-killed).
         PythonException real = assertThrows(PythonException.class,
-                () -> lens.ops().call("bridge.make_blob", Map.of("dtype", "uint8", "shape", List.of(1L << 50))));
+                () -> LensAccess.ops(lens).call("bridge.make_blob", Map.of("dtype", "uint8", "shape", List.of(1L << 50))));
         assertEquals(ErrorKind.OUT_OF_MEMORY, real.kind());
         assertEquals("MemoryError", real.pythonType());
         assertEquals(pid, pid(), "an out-of-memory error must not cost the worker");
@@ -156,7 +157,7 @@ class WorkerFaultTest {
     void aPythonExceptionInAnOpIsAnErrorWithItsTraceback() {
         long pid = pid();
         PythonException e = assertThrows(PythonException.class,
-                () -> lens.ops().call("bridge.fail", Map.of("message", "boom from Python")));
+                () -> LensAccess.ops(lens).call("bridge.fail", Map.of("message", "boom from Python")));
         assertEquals(ErrorKind.PYTHON_ERROR, e.kind());
         assertEquals("RuntimeError", e.pythonType());
         assertTrue(e.getMessage().contains("boom from Python"), e.getMessage());
@@ -169,14 +170,14 @@ class WorkerFaultTest {
     @Test
     void aJavaErrorInACallbackStopsTheWorkerInsteadOfLeavingItsOpHalfRun() {
         long pid = pid();
-        lens.ops().registerNamed("java-error", (args, blobs) -> {
+        LensAccess.ops(lens).registerNamed("java-error", (args, blobs) -> {
             throw new OutOfMemoryError("simulated Java OutOfMemoryError in a hook");
         });
         OutOfMemoryError e = assertThrows(OutOfMemoryError.class,
-                () -> lens.ops().call("bridge.callback", Map.of("name", "java-error")));
+                () -> LensAccess.ops(lens).call("bridge.callback", Map.of("name", "java-error")));
         assertEquals("simulated Java OutOfMemoryError in a hook", e.getMessage());
         // The op it interrupted can neither finish nor be unwound: the worker was stopped.
-        EngineException after = assertThrows(EngineException.class, () -> lens.ops().call("bridge.echo", Map.of("value", 1)));
+        EngineException after = assertThrows(EngineException.class, () -> LensAccess.ops(lens).call("bridge.echo", Map.of("value", 1)));
         assertEquals(ErrorKind.ENGINE_DIED, after.kind());
         restartAndCheck(pid);
     }
@@ -186,9 +187,9 @@ class WorkerFaultTest {
         try (Lens timed = Lens.start(Faults.options().withCallTimeout(Duration.ofSeconds(2)))) {
             long pid = Faults.worker(timed).pid();
             AtomicReference<Throwable> nested = new AtomicReference<>();
-            timed.ops().registerNamed("sleepy", (args, blobs) -> {
+            LensAccess.ops(timed).registerNamed("sleepy", (args, blobs) -> {
                 try {
-                    return timed.ops().call("bridge.sleep", Map.of("seconds", 60)).value();
+                    return LensAccess.ops(timed).call("bridge.sleep", Map.of("seconds", 60)).value();
                 } catch (RuntimeException e) {
                     nested.set(e);
                     throw e;
@@ -196,7 +197,7 @@ class WorkerFaultTest {
             });
             long start = System.nanoTime();
             EngineException e = assertThrows(EngineException.class,
-                    () -> timed.ops().call("bridge.callback", Map.of("name", "sleepy")));
+                    () -> LensAccess.ops(timed).call("bridge.callback", Map.of("name", "sleepy")));
             assertEquals(ErrorKind.TIMEOUT, e.kind());
             assertTrue(e.getMessage().contains("timed out after 2000 ms"), e.getMessage());
             assertEquals(ErrorKind.TIMEOUT, assertInstanceOf(EngineException.class, nested.get()).kind());
@@ -205,9 +206,9 @@ class WorkerFaultTest {
             // Calls that finish in time are not touched by the timeout.
             timed.restart();
             for (int i = 0; i < 200; i++) {
-                assertEquals(i, timed.ops().call("bridge.echo", Map.of("value", i)).value().get("value").asInt());
+                assertEquals(i, LensAccess.ops(timed).call("bridge.echo", Map.of("value", i)).value().get("value").asInt());
             }
-            assertEquals(0.5, timed.ops().call("bridge.sleep", Map.of("seconds", 0.5)).value().asDouble());
+            assertEquals(0.5, LensAccess.ops(timed).call("bridge.sleep", Map.of("seconds", 0.5)).value().asDouble());
         }
     }
 
@@ -215,20 +216,20 @@ class WorkerFaultTest {
     void interruptingACallerQueuedBehindAnotherCallLeavesTheWorkerAlone() throws Exception {
         long pid = pid();
         CountDownLatch sleeping = new CountDownLatch(1);
-        lens.ops().registerNamed("started", (args, blobs) -> {
+        LensAccess.ops(lens).registerNamed("started", (args, blobs) -> {
             sleeping.countDown();
             return null;
         });
         CompletableFuture<Double> busy = CompletableFuture.supplyAsync(() -> {
-            lens.ops().call("bridge.callback", Map.of("name", "started"));
-            return lens.ops().call("bridge.sleep", Map.of("seconds", 2.5)).value().asDouble();
+            LensAccess.ops(lens).call("bridge.callback", Map.of("name", "started"));
+            return LensAccess.ops(lens).call("bridge.sleep", Map.of("seconds", 2.5)).value().asDouble();
         });
         assertTrue(sleeping.await(60, TimeUnit.SECONDS));
         sleep(300); // the busy thread is inside bridge.sleep now (or about to be)
         AtomicReference<Throwable> queuedFailure = new AtomicReference<>();
         Thread queued = new Thread(() -> {
             try {
-                lens.ops().call("bridge.echo", Map.of("value", "queued"));
+                LensAccess.ops(lens).call("bridge.echo", Map.of("value", "queued"));
             } catch (Throwable t) {
                 queuedFailure.set(t);
             }
@@ -250,12 +251,12 @@ class WorkerFaultTest {
     @Test
     void interruptingACallerWhileItRunsAJavaCallback() {
         long pid = pid();
-        lens.ops().registerNamed("self-interrupt", (args, blobs) -> {
+        LensAccess.ops(lens).registerNamed("self-interrupt", (args, blobs) -> {
             Thread.currentThread().interrupt(); // as if another thread interrupted us while our hook ran
             return 1;
         });
         EngineException e = assertThrows(EngineException.class,
-                () -> lens.ops().call("bridge.callback", Map.of("name", "self-interrupt")));
+                () -> LensAccess.ops(lens).call("bridge.callback", Map.of("name", "self-interrupt")));
         assertEquals(ErrorKind.INTERRUPTED, e.kind());
         assertTrue(Thread.interrupted(), "the interrupt flag is kept for the caller");
         Faults.waitUntil(() -> !Faults.running(pid), 10_000, "the abandoned worker must be stopped");

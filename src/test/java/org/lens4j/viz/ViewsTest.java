@@ -1,5 +1,6 @@
 package org.lens4j.viz;
 
+import org.lens4j.internal.LensAccess;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -312,7 +313,7 @@ class ViewsTest {
         assertTrue(a.html().length() < 100_000 && a.html().contains("src=\"plotly.min.js\""), "the page refers to the shared script");
         a.save(tmp.resolve("a.html"));
         Path js = tmp.resolve(Html.PLOTLY_JS);
-        String source = lens.ops().call("viz.plotly_js", java.util.Map.of()).value().path("js").asText();
+        String source = LensAccess.ops(lens).call("viz.plotly_js", java.util.Map.of()).value().path("js").asText();
         assertEquals(source, Files.readString(js));
         FileTime old = FileTime.fromMillis(1_000_000_000_000L);
         Files.setLastModifiedTime(js, old);
@@ -325,7 +326,7 @@ class ViewsTest {
 
     @Test
     void fromViewWrapsAnOpsResult() {
-        Html page = Html.fromView(lens(), lens().ops().call("viz.bar", java.util.Map.of("values", List.of(1.0, -2.0))).value());
+        Html page = Html.fromView(lens(), LensAccess.ops(lens()).call("viz.bar", java.util.Map.of("values", List.of(1.0, -2.0))).value());
         assertEquals("bar", page.kind());
         assertEquals("Bar chart", page.title());
         assertMessage(IllegalArgumentException.class, "not a view", () -> Html.fromView(lens(), Json.MAPPER.createObjectNode()));

@@ -10,7 +10,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.lens4j.EngineException;
-import org.lens4j.engine.ErrorKind;
+import org.lens4j.ErrorKind;
 import org.lens4j.engine.worker.PythonEnv;
 
 /**

@@ -13,7 +13,7 @@ import jep.MainInterpreter;
 import jep.PyConfig;
 import jep.SharedInterpreter;
 import org.lens4j.EngineException;
-import org.lens4j.engine.ErrorKind;
+import org.lens4j.ErrorKind;
 
 /**
  * The one Java thread of this JVM that runs Python: it owns JEP's {@link SharedInterpreter}, and

@@ -25,11 +25,12 @@ import org.graalvm.polyglot.Value;
 import org.lens4j.EngineException;
 import org.lens4j.LensException;
 import org.lens4j.ProgressListener;
+import org.lens4j.engine.WireErrors;
 import org.lens4j.engine.Blob;
 import org.lens4j.engine.CallbackHandler;
 import org.lens4j.engine.Engine;
 import org.lens4j.engine.EngineOptions;
-import org.lens4j.engine.ErrorKind;
+import org.lens4j.ErrorKind;
 import org.lens4j.engine.Json;
 import org.lens4j.engine.Reply;
 import org.lens4j.engine.worker.BundledPython;
@@ -314,7 +315,7 @@ public final class GraalPyEngine implements Engine {
     }
 
     private LensException errorOf(String op, JsonNode error) {
-        LensException e = ErrorKind.toException(op, error, callbackFailure);
+        LensException e = WireErrors.toException(op, error, callbackFailure);
         if (e.getCause() != null && e.getCause() == callbackFailure) {
             callbackFailure = null; // reported once, with the error it caused
         }

@@ -3,7 +3,7 @@ package org.lens4j.engine.worker;
 import java.util.List;
 
 import org.lens4j.EngineException;
-import org.lens4j.engine.ErrorKind;
+import org.lens4j.ErrorKind;
 
 /**
  * The Python environment could not be made: no suitable Python, or a step of the venv build

@@ -23,7 +23,7 @@ import org.lens4j.PythonException;
 import org.lens4j.engine.Blob;
 import org.lens4j.engine.CallbackHandler;
 import org.lens4j.engine.Engine;
-import org.lens4j.engine.ErrorKind;
+import org.lens4j.ErrorKind;
 import org.lens4j.engine.Json;
 import org.lens4j.engine.Reply;
 

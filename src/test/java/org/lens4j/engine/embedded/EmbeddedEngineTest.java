@@ -32,7 +32,7 @@ import org.lens4j.PythonException;
 import org.lens4j.engine.Blob;
 import org.lens4j.engine.CallbackHandler;
 import org.lens4j.engine.EngineOptions;
-import org.lens4j.engine.ErrorKind;
+import org.lens4j.ErrorKind;
 import org.lens4j.engine.Reply;
 import org.lens4j.engine.worker.PythonEnv;
 

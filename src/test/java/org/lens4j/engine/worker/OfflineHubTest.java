@@ -17,7 +17,7 @@ import org.lens4j.ChildJvm;
 import org.lens4j.Lens;
 import org.lens4j.LensException;
 import org.lens4j.TestLens;
-import org.lens4j.engine.ErrorKind;
+import org.lens4j.ErrorKind;
 
 /**
  * lens4j's offline default says so when a hub name does not load, and how to go online; HF_HOME

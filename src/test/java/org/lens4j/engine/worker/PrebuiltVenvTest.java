@@ -1,5 +1,6 @@
 package org.lens4j.engine.worker;
 
+import org.lens4j.internal.LensAccess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -43,7 +44,7 @@ class PrebuiltVenvTest {
             double here;
             long pid;
             try (Lens lens = Lens.start(TestLens.options())) {
-                pid = ((WorkerEngine) lens.engine()).pid();
+                pid = ((WorkerEngine) LensAccess.engine(lens)).pid();
                 // argv[0] as started (ProcessHandle.Info gives the link's resolved target, the base Python).
                 String argv0 = Files.readString(Path.of("/proc", String.valueOf(pid), "cmdline")).split("\0")[0];
                 assertEquals(moved.resolve("bin/python").toString(), argv0, "the worker runs the moved venv's python");

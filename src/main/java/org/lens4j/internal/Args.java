@@ -1,4 +1,4 @@
-package org.lens4j;
+package org.lens4j.internal;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -7,7 +7,7 @@ import java.util.Map;
  * Op arguments in order, leaving out nulls so that Python's defaults apply.
  *
  * <pre>{@code
- * lens.ops().call("analysis.detect_head", Args.of("model", model.ref(), "input", prompt, "pattern", "induction_head",
+ * LensAccess.ops(lens).call("analysis.detect_head", Args.of("model", model.ref(), "input", prompt, "pattern", "induction_head",
  *         "heads", null).map());   // "heads" is left out
  * }</pre>
  */

@@ -1,4 +1,4 @@
-package org.lens4j;
+package org.lens4j.internal;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -7,7 +7,7 @@ import org.lens4j.engine.Blob;
 
 /**
  * Java arrays to blobs and blobs to Java arrays, for every dtype: the conversions that
- * {@link Lens#tensor}, the {@code Tensor.to*Array} methods and {@code org.lens4j.data.Npy} share.
+ * {@code Lens.tensor}, the {@code Tensor.to*Array} methods and {@code org.lens4j.data.Npy} share.
  * Arrays are row-major; an empty {@code shape} means one dimension of the array's length, except
  * for a one-element array, which makes a 0-d blob.
  *
