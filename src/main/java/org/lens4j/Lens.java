@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.lens4j.engine.Blob;
 import org.lens4j.engine.Engine;
 import org.lens4j.engine.EngineOptions;
-import org.lens4j.engine.Engines;
+import org.lens4j.internal.Engines;
 import org.lens4j.engine.Reply;
 import org.lens4j.internal.LensAccess;
 import org.lens4j.internal.Ops;

@@ -51,7 +51,7 @@ import org.lens4j.engine.worker.BundledPython;
  * engine with an {@link EngineException}; the JVM lives on.
  *
  * <p>Without a GraalPy venv that holds a GraalPy-built torch, only the torch-free ops run;
- * {@link org.lens4j.engine.Engines#start} with {@code GRAALPY} refuses such an engine at start, saying why.
+ * {@link org.lens4j.internal.Engines#start} with {@code GRAALPY} refuses such an engine at start, saying why.
  *
  * <pre>{@code
  * try (GraalPyEngine e = GraalPyEngine.start(EngineOptions.defaults(), CallbackHandler.NONE, GraalPySettings.none())) {

@@ -18,7 +18,7 @@ import org.lens4j.engine.CallbackHandler;
 import org.lens4j.engine.Engine;
 import org.lens4j.engine.EngineOptions;
 import org.lens4j.engine.EngineOptions.Kind;
-import org.lens4j.engine.Engines;
+import org.lens4j.internal.Engines;
 import org.lens4j.ErrorKind;
 import org.lens4j.engine.graalpy.GraalPyEngine;
 import org.lens4j.engine.graalpy.GraalPySettings;

@@ -8,7 +8,7 @@ import org.lens4j.Names;
 import org.lens4j.Run;
 import org.lens4j.engine.CallbackHandler;
 import org.lens4j.engine.EngineOptions;
-import org.lens4j.engine.Engines;
+import org.lens4j.internal.Engines;
 import org.lens4j.engine.graalpy.GraalPySettings;
 
 /** The program that {@link OptionalGraalPyTest} runs in a JVM without GraalPy's or JEP's jars; prints what it saw. */

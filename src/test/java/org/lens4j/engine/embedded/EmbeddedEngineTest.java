@@ -1,5 +1,6 @@
 package org.lens4j.engine.embedded;
 
+import org.lens4j.internal.Engines;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -300,7 +301,7 @@ class EmbeddedEngineTest {
         EngineOptions options = EngineOptions.defaults().withHome(home).withPython(null).withEngine(EngineOptions.Kind.EMBEDDED);
         long t0 = System.nanoTime();
         EngineException e = assertThrows(EngineException.class,
-                () -> org.lens4j.engine.Engines.start(options, CallbackHandler.NONE));
+                () -> org.lens4j.internal.Engines.start(options, CallbackHandler.NONE));
         double seconds = (System.nanoTime() - t0) / 1e9;
         assertEquals(ErrorKind.ENGINE_START, e.kind());
         assertTrue(e.getMessage().contains("needs JEP in the venv " + venv), e.getMessage());

@@ -1,7 +1,10 @@
-package org.lens4j.engine;
+package org.lens4j.internal;
 
 import org.lens4j.ErrorKind;
 import org.lens4j.EngineException;
+import org.lens4j.engine.CallbackHandler;
+import org.lens4j.engine.Engine;
+import org.lens4j.engine.EngineOptions;
 import org.lens4j.engine.embedded.EmbeddedEngine;
 import org.lens4j.engine.graalpy.GraalPyEngine;
 import org.lens4j.engine.graalpy.GraalPySettings;
