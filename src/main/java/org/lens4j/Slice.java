@@ -1,9 +1,7 @@
 package org.lens4j;
 
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -25,15 +23,23 @@ import java.util.Objects;
  * {@code pos_slice=-1}); a hook keeps it, since it writes the activation back in place.
  */
 public final class Slice {
-    private static final Slice ALL = new Slice(null, ":");
+    /** What a slice holds. */
+    public enum Kind { ALL, AT, INDICES, RANGE }
 
-    /** null, an Integer, a List of Integers, or a {start, stop, step} map: what the Python side reads. */
-    private final Object wire;
-    private final String text;
+    private static final Slice ALL = new Slice(Kind.ALL, List.of(), null, null, 1);
 
-    private Slice(Object wire, String text) {
-        this.wire = wire;
-        this.text = text;
+    private final Kind kind;
+    private final List<Integer> indices;
+    private final Integer start;
+    private final Integer stop;
+    private final int step;
+
+    private Slice(Kind kind, List<Integer> indices, Integer start, Integer stop, int step) {
+        this.kind = kind;
+        this.indices = indices;
+        this.start = start;
+        this.stop = stop;
+        this.step = step;
     }
 
     /** Every index: {@code Slice(None)}. */
@@ -43,7 +49,7 @@ public final class Slice {
 
     /** One index: {@code Slice(i)}. */
     public static Slice at(int index) {
-        return new Slice(index, String.valueOf(index));
+        return new Slice(Kind.AT, List.of(index), null, null, 1);
     }
 
     /** A list of indices, in the order given: {@code Slice([i, j, ...])}. */
@@ -51,7 +57,7 @@ public final class Slice {
         if (indices == null || indices.length == 0) {
             throw new IllegalArgumentException("Slice.indices needs at least one index; for every index use Slice.all()");
         }
-        return new Slice(Arrays.stream(indices).boxed().toList(), Arrays.toString(indices));
+        return new Slice(Kind.INDICES, Arrays.stream(indices).boxed().toList(), null, null, 1);
     }
 
     /** {@code start:stop}; a null bound is open, as in Python. */
@@ -64,11 +70,7 @@ public final class Slice {
         if (step <= 0) {
             throw new IllegalArgumentException("a slice's step must be positive, got " + step);
         }
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("start", start);
-        m.put("stop", stop);
-        m.put("step", step);
-        return new Slice(m, (start == null ? "" : start) + ":" + (stop == null ? "" : stop) + (step == 1 ? "" : ":" + step));
+        return new Slice(Kind.RANGE, List.of(), start, stop, step);
     }
 
     /** {@code start:} */
@@ -81,43 +83,50 @@ public final class Slice {
         return range(null, stop);
     }
 
-    /** Whether this is {@link #all()}. */
-    public boolean isAll() {
-        return wire == null;
+    public Kind kind() {
+        return kind;
     }
 
-    /** The indices of {@link #at} or {@link #indices}, else empty (all and ranges depend on the axis' length). */
-    public List<Integer> explicitIndices() {
-        if (wire instanceof Integer i) {
-            return List.of(i);
-        }
-        if (wire instanceof List<?> list) {
-            return list.stream().map(Integer.class::cast).toList();
-        }
-        return List.of();
+    /** The index of {@link #at}, or those of {@link #indices}; empty for {@link #all} and ranges. */
+    public List<Integer> indices() {
+        return indices;
     }
 
-    /**
-     * The value the Python side reads ({@code null}, an int, a list of ints, or
-     * {@code {start, stop, step}}); lens4j's own packages put it into op arguments.
-     */
-    public Object wire() {
-        return wire;
+    /** A range's start, or null (open, or not a range). */
+    public Integer start() {
+        return start;
+    }
+
+    /** A range's stop, or null (open, or not a range). */
+    public Integer stop() {
+        return stop;
+    }
+
+    /** A range's step (1 for every other kind). */
+    public int step() {
+        return step;
     }
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof Slice s && Objects.equals(wire, s.wire);
+        return o instanceof Slice s && kind == s.kind && indices.equals(s.indices) && Objects.equals(start, s.start)
+                && Objects.equals(stop, s.stop) && step == s.step;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hashCode(wire);
+        return Objects.hash(kind, indices, start, stop, step);
     }
 
     /** Python's spelling: {@code Slice[:]}, {@code Slice[-1]}, {@code Slice[[3, 5, 7]]}, {@code Slice[1:4]}. */
     @Override
     public String toString() {
+        String text = switch (kind) {
+            case ALL -> ":";
+            case AT -> String.valueOf(indices.get(0));
+            case INDICES -> indices.toString();
+            case RANGE -> (start == null ? "" : start) + ":" + (stop == null ? "" : stop) + (step == 1 ? "" : ":" + step);
+        };
         return "Slice[" + text + "]";
     }
 }
