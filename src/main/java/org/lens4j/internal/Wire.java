@@ -2,6 +2,7 @@ package org.lens4j.internal;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.lens4j.Input;
 import org.lens4j.Slice;
 
 /**
@@ -9,6 +10,7 @@ import org.lens4j.Slice;
  *
  * <pre>{@code
  * Args.of("pos_slice", Wire.slice(Slice.at(-1)));   // -1
+ * Args.of("input", Wire.input(Input.of("Hello")));   // "Hello"
  * }</pre>
  */
 public final class Wire {
@@ -34,6 +36,18 @@ public final class Wire {
                 m.put("step", slice.step());
                 yield m;
             }
+        };
+    }
+
+    /** An {@link Input} as an op's {@code input}: the prompt(s) as they are, tokens as a handle reference. */
+    public static Object input(Input input) {
+        if (input == null) {
+            throw new IllegalArgumentException("input must be a prompt (String), prompts (List<String>) or tokens (Tensor); got null");
+        }
+        return switch (input) {
+            case Input.Prompt p -> p.text();
+            case Input.Prompts p -> p.texts();
+            case Input.Tokens t -> t.tokens().ref();
         };
     }
 }
