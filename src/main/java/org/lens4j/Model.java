@@ -63,6 +63,9 @@ public final class Model extends Handle implements HookTarget {
 
     /** An input as an op argument: the prompt(s) as they are, tokens as a handle reference. */
     static Object input(Object input) {
+        if (input instanceof Input typed) {
+            return org.lens4j.internal.Wire.input(typed);
+        }
         if (input instanceof String) {
             return input;
         }
