@@ -55,15 +55,8 @@ public final class Html {
         this.assets = List.copyOf(assets);
     }
 
-    /**
-     * The page a {@code viz.*} op returned ({@code {"html", "title", "kind", "assets"}}), for
-     * code that calls such an op through {@link Lens#ops()}.
-     *
-     * <pre>{@code
-     * Html page = Html.fromView(lens, LensAccess.ops(lens).call("viz.bar", Map.of("values", List.of(1.0, -2.0))).value());
-     * }</pre>
-     */
-    public static Html fromView(Lens lens, JsonNode view) {
+    /** The page a {@code viz.*} op returned: {@code {"html", "title", "kind", "assets"}}. */
+    static Html fromView(Lens lens, JsonNode view) {
         Objects.requireNonNull(lens, "lens");
         if (view == null || !view.path("html").isTextual()) {
             throw new IllegalArgumentException("not a view (an object with an \"html\" string): " + abbreviate(view));
