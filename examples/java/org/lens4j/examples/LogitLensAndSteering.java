@@ -18,7 +18,7 @@ import org.lens4j.analysis.Pca2;
 import org.lens4j.analysis.PromptPair;
 import org.lens4j.analysis.SteeringVector;
 import org.lens4j.viz.Figures;
-import org.lens4j.viz.LineOptions;
+import org.lens4j.viz.SeriesOptions;
 
 /**
  * Seed 003, the ML4G exercise "logit lens and activation addition": cache a run and look at
@@ -188,7 +188,7 @@ public final class LogitLensAndSteering {
                 generations.add(row);
                 Print.line("  coefficient %+8.1f: %s", coefficient, Print.toks(row));
             }
-            out.view("steering", Figures.line(lens, steered, LineOptions.titled("Steering at resid_pre " + layer
+            out.view("steering", Figures.line(lens, steered, SeriesOptions.titled("Steering at resid_pre " + layer
                     + ": logit(antonym) - logit(translation)").withX(toList(fractions)).withXaxis("Coefficient (x the residual norm)")
                     .withYaxis("Logit difference").withSharedPlotlyJs(true)));
 

@@ -16,7 +16,7 @@ import org.lens4j.Tensor;
 import org.lens4j.viz.Figures;
 import org.lens4j.viz.HeatmapOptions;
 import org.lens4j.viz.Html;
-import org.lens4j.viz.LineOptions;
+import org.lens4j.viz.SeriesOptions;
 import org.lens4j.viz.ScatterOptions;
 
 /**
@@ -317,7 +317,7 @@ public final class DirectLogitAttribution {
             if ("head".equals(by)) {
                 return Figures.imshow(lens, headGrid(), HeatmapOptions.titled(title).withXaxis("Head").withYaxis("Layer").withCaxis("logit diff"));
             }
-            return Figures.line(lens, values, LineOptions.titled(title).withX(labels).withXaxis("Component").withYaxis("Logit diff"));
+            return Figures.line(lens, values, SeriesOptions.titled(title).withX(labels).withXaxis("Component").withYaxis("Logit diff"));
         }
 
         /**

@@ -13,7 +13,7 @@ import org.lens4j.Model;
 import org.lens4j.Tensor;
 import org.lens4j.viz.Figures;
 import org.lens4j.viz.Html;
-import org.lens4j.viz.LineOptions;
+import org.lens4j.viz.SeriesOptions;
 
 /**
  * Activation addition (seed 003): the mean difference {@code (a - b).mean(0)} of an
@@ -56,7 +56,7 @@ public record SteeringVector(String hook, List<Integer> layers, double[][] vecto
 
     /** The vectors' norms by layer, a line. */
     public Html figure(Lens lens) {
-        return Figures.line(lens, norms, LineOptions.titled("Steering vector norm by layer (" + hook + ")").withX(layers)
+        return Figures.line(lens, norms, SeriesOptions.titled("Steering vector norm by layer (" + hook + ")").withX(layers)
                 .withXaxis("Layer").withYaxis("L2 norm"));
     }
 

@@ -17,7 +17,7 @@ import org.lens4j.Tensor;
  *     Html heat = Figures.imshow(lens, scores, HeatmapOptions.titled("Induction scores")
  *             .withXaxis("Head").withYaxis("Layer"));
  *     heat.save(Path.of("scores.html"));
- *     Figures.line(lens, new double[] {0.2, 1.5, 3.1}, LineOptions.titled("Logit diff")
+ *     Figures.line(lens, new double[] {0.2, 1.5, 3.1}, SeriesOptions.titled("Logit diff")
  *             .withX(List.of("0_pre", "1_pre", "final_post"))).show();
  * }
  * }</pre>
@@ -71,44 +71,91 @@ public final class Figures {
         return plotly(call, "viz.imshow", o.title(), o.width(), o.height(), o.sharedPlotlyJs());
     }
 
-    // -- line -----------------------------------------------------------------------------
+    // -- line and bar (one series per row) --------------------------------------------------
 
     /** One line through {@code values[point]}. */
-    public static Html line(Lens lens, double[] values, LineOptions options) {
-        return lineArray(lens, new double[][] {values}, options);
+    public static Html line(Lens lens, double[] values, SeriesOptions options) {
+        return series(Chart.LINE, lens, new double[][] {values}, options);
     }
 
     /** One line per row of {@code values[line][point]}. */
-    public static Html line(Lens lens, double[][] values, LineOptions options) {
-        return lineArray(lens, values, options);
+    public static Html line(Lens lens, double[][] values, SeriesOptions options) {
+        return series(Chart.LINE, lens, values, options);
     }
 
-    public static Html line(Lens lens, float[] values, LineOptions options) {
-        return lineArray(lens, new float[][] {values}, options);
+    public static Html line(Lens lens, float[] values, SeriesOptions options) {
+        return series(Chart.LINE, lens, new float[][] {values}, options);
     }
 
-    public static Html line(Lens lens, float[][] values, LineOptions options) {
-        return lineArray(lens, values, options);
+    public static Html line(Lens lens, float[][] values, SeriesOptions options) {
+        return series(Chart.LINE, lens, values, options);
     }
 
     /** Lines of a tensor {@code [points]} or {@code [lines, points]}. */
-    public static Html line(Tensor values, LineOptions options) {
+    public static Html line(Tensor values, SeriesOptions options) {
+        return series(Chart.LINE, values, options);
+    }
+
+    /** One bar per {@code values[bar]}. */
+    public static Html bar(Lens lens, double[] values, SeriesOptions options) {
+        return series(Chart.BAR, lens, new double[][] {values}, options);
+    }
+
+    /** One series of bars per row of {@code values[series][bar]}. */
+    public static Html bar(Lens lens, double[][] values, SeriesOptions options) {
+        return series(Chart.BAR, lens, values, options);
+    }
+
+    public static Html bar(Lens lens, float[] values, SeriesOptions options) {
+        return series(Chart.BAR, lens, new float[][] {values}, options);
+    }
+
+    public static Html bar(Lens lens, float[][] values, SeriesOptions options) {
+        return series(Chart.BAR, lens, values, options);
+    }
+
+    /** Bars of a tensor {@code [bars]} or {@code [series, bars]}. */
+    public static Html bar(Tensor values, SeriesOptions options) {
+        return series(Chart.BAR, values, options);
+    }
+
+    /** A line plot or a bar chart: the op, and what its rows and columns are called in messages. */
+    private enum Chart {
+        LINE("viz.line", "lines", "points"),
+        BAR("viz.bar", "series", "bars");
+
+        final String op;
+        final String rows;
+        final String columns;
+
+        Chart(String op, String rows, String columns) {
+            this.op = op;
+            this.rows = rows;
+            this.columns = columns;
+        }
+    }
+
+    private static Html series(Chart chart, Tensor values, SeriesOptions options) {
         long[] shape = ViewCall.shape(values, "values");
-        ViewCall.dims(shape, "values", "[points] or [lines, points]", 1, 2);
-        return line(new ViewCall(values.lens()).tensor("values", values), shape.length == 1 ? new long[] {1, shape[0]} : shape, options);
+        ViewCall.dims(shape, "values", "[" + chart.columns + "] or [" + chart.rows + ", " + chart.columns + "]", 1, 2);
+        return series(chart, new ViewCall(values.lens()).tensor("values", values), shape.length == 1 ? new long[] {1, shape[0]} : shape,
+                options);
     }
 
-    private static Html lineArray(Lens lens, Object values, LineOptions options) {
+    private static Html series(Chart chart, Lens lens, Object values, SeriesOptions options) {
         checkRows(values);
-        return line(new ViewCall(lens).array("values", values, 2), Nd.shape(values, "values"), options);
+        return series(chart, new ViewCall(lens).array("values", values, 2), Nd.shape(values, "values"), options);
     }
 
-    private static Html line(ViewCall call, long[] shape, LineOptions options) {
-        LineOptions o = options == null ? LineOptions.defaults() : options;
-        call.put("names", ViewCall.strings(o.names(), "names", shape[0], "values' lines (first dim)"))
-                .put("x", ViewCall.labels(o.x(), "x", shape[1], "values' points (last dim)"))
+    private static Html series(Chart chart, ViewCall call, long[] shape, SeriesOptions options) {
+        SeriesOptions o = options == null ? SeriesOptions.defaults() : options;
+        call.put("names", ViewCall.strings(o.names(), "names", shape[0], "values' " + chart.rows + " (first dim)"))
+                .put("x", ViewCall.labels(o.x(), "x", shape[1], "values' " + chart.columns + " (last dim)"))
                 .put("xaxis", o.xaxis()).put("yaxis", o.yaxis());
-        return plotly(call, "viz.line", o.title(), o.width(), o.height(), o.sharedPlotlyJs());
+        if (chart == Chart.BAR) {
+            call.put("barmode", o.barmode() == null ? null : o.barmode().wireName());
+        }
+        return plotly(call, chart.op, o.title(), o.width(), o.height(), o.sharedPlotlyJs());
     }
 
     // -- scatter --------------------------------------------------------------------------
@@ -152,47 +199,6 @@ public final class Figures {
                 .put("color", color)
                 .put("xaxis", o.xaxis()).put("yaxis", o.yaxis()).put("caxis", o.caxis());
         return plotly(call, "viz.scatter", o.title(), o.width(), o.height(), o.sharedPlotlyJs());
-    }
-
-    // -- bar ------------------------------------------------------------------------------
-
-    /** One bar per {@code values[bar]}. */
-    public static Html bar(Lens lens, double[] values, BarOptions options) {
-        return barArray(lens, new double[][] {values}, options);
-    }
-
-    /** One series of bars per row of {@code values[series][bar]}. */
-    public static Html bar(Lens lens, double[][] values, BarOptions options) {
-        return barArray(lens, values, options);
-    }
-
-    public static Html bar(Lens lens, float[] values, BarOptions options) {
-        return barArray(lens, new float[][] {values}, options);
-    }
-
-    public static Html bar(Lens lens, float[][] values, BarOptions options) {
-        return barArray(lens, values, options);
-    }
-
-    /** Bars of a tensor {@code [bars]} or {@code [series, bars]}. */
-    public static Html bar(Tensor values, BarOptions options) {
-        long[] shape = ViewCall.shape(values, "values");
-        ViewCall.dims(shape, "values", "[bars] or [series, bars]", 1, 2);
-        return bar(new ViewCall(values.lens()).tensor("values", values), shape.length == 1 ? new long[] {1, shape[0]} : shape, options);
-    }
-
-    private static Html barArray(Lens lens, Object values, BarOptions options) {
-        checkRows(values);
-        return bar(new ViewCall(lens).array("values", values, 2), Nd.shape(values, "values"), options);
-    }
-
-    private static Html bar(ViewCall call, long[] shape, BarOptions options) {
-        BarOptions o = options == null ? BarOptions.defaults() : options;
-        call.put("names", ViewCall.strings(o.names(), "names", shape[0], "values' series (first dim)"))
-                .put("x", ViewCall.labels(o.x(), "x", shape[1], "values' bars (last dim)"))
-                .put("xaxis", o.xaxis()).put("yaxis", o.yaxis())
-                .put("barmode", o.barmode() == null ? null : o.barmode().wireName());
-        return plotly(call, "viz.bar", o.title(), o.width(), o.height(), o.sharedPlotlyJs());
     }
 
     // -- shared ---------------------------------------------------------------------------

@@ -143,13 +143,13 @@ class ViewsInBrowserTest {
         cases.put("imshow", new Case(() -> Figures.imshow(lens, gaussian(3, N, 8), HeatmapOptions.titled("Patching " + HOSTILE)
                 .withX(TOKENS).withY(List.of("0", "1", HOSTILE)).withXaxis("Position").withYaxis("Layer").withCaxis("logit diff")),
                 true, "java-imshow.png"));
-        cases.put("line", new Case(() -> Figures.line(lens, gaussian(2, N, 9), LineOptions.titled("DLA")
+        cases.put("line", new Case(() -> Figures.line(lens, gaussian(2, N, 9), SeriesOptions.titled("DLA")
                 .withX(TOKENS).withNames(List.of("clean", HOSTILE))), true, null));
         cases.put("scatter", new Case(() -> Figures.scatter(lens, gaussian(1, N, 10)[0], gaussian(1, N, 11)[0],
                 ScatterOptions.titled(HOSTILE_INNER).withHoverNames(TOKENS).withColor(List.of("a", "b", "a", "b", "a", "b"))
                         .withXaxis("Ablated").withYaxis("Original")), false, null));
         // With the shared plotly.min.js, which Html.save writes beside the page.
-        cases.put("bar", new Case(() -> Figures.bar(lens, gaussian(1, N, 12)[0], BarOptions.titled("bars").withX(TOKENS)
+        cases.put("bar", new Case(() -> Figures.bar(lens, gaussian(1, N, 12)[0], SeriesOptions.titled("bars").withX(TOKENS)
                 .withSharedPlotlyJs(true)), true, null));
         return cases;
     }

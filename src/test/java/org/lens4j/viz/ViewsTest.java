@@ -149,7 +149,7 @@ class ViewsTest {
     @Test
     void lineScatterAndBarCarryTheirData() throws IOException {
         JsonNode[] line = figure(Figures.line(lens(), new double[][] {{1, 2, 3}, {3, 2, 1}},
-                LineOptions.titled("DLA").withNames(List.of("clean", "corrupt")).withX(List.of("0_pre", "1_pre", "final"))).html());
+                SeriesOptions.titled("DLA").withNames(List.of("clean", "corrupt")).withX(List.of("0_pre", "1_pre", "final"))).html());
         assertEquals(2, line[0].size());
         assertEquals("corrupt", line[0].get(1).path("name").asText());
         assertArrayEquals(new float[] {3, 2, 1}, floats(line[0].get(1).path("y")));
@@ -162,7 +162,7 @@ class ViewsTest {
         assertEquals("p", scatter[0].get(0).path("hovertext").get(0).asText());
 
         try (Tensor v = lens().tensor(new double[] {5, -1}, 2)) {
-            JsonNode[] bar = figure(Figures.bar(v, BarOptions.defaults().withBarmode(BarOptions.Barmode.STACK)).html());
+            JsonNode[] bar = figure(Figures.bar(v, SeriesOptions.defaults().withBarmode(SeriesOptions.Barmode.STACK)).html());
             assertEquals("bar", bar[0].get(0).path("type").asText());
             assertArrayEquals(new float[] {5, -1}, floats(bar[0].get(0).path("y")));
             assertEquals("stack", bar[1].path("barmode").asText());
@@ -249,7 +249,7 @@ class ViewsTest {
         assertMessage(IllegalArgumentException.class, "not a mix",
                 () -> Figures.scatter(lens, new double[2], new double[2], ScatterOptions.defaults().withColor(List.of("a", 1))));
         assertMessage(IllegalArgumentException.class, "width must be a positive number of pixels",
-                () -> LineOptions.defaults().withSize(0, 100));
+                () -> SeriesOptions.defaults().withSize(0, 100));
         assertMessage(IllegalArgumentException.class, "topK must be in [1, 3]",
                 () -> Views.tokenLogProbs(lens, new long[] {0, 1}, new float[2][3], three, 4, null));
         assertMessage(IllegalArgumentException.class, "tokens[1] = 7 is not a token id in [0, 3)",
@@ -308,7 +308,7 @@ class ViewsTest {
     void sharedPlotlyJsIsWrittenOnceBesideThePages() throws IOException {
         Lens lens = lens();
         Html a = Figures.imshow(lens, new double[][] {{1, 2}}, HeatmapOptions.defaults().withSharedPlotlyJs(true));
-        Html b = Figures.line(lens, new double[] {1, 2, 3}, LineOptions.defaults().withSharedPlotlyJs(true));
+        Html b = Figures.line(lens, new double[] {1, 2, 3}, SeriesOptions.defaults().withSharedPlotlyJs(true));
         assertEquals(List.of(Html.PLOTLY_JS), a.assets());
         assertTrue(a.html().length() < 100_000 && a.html().contains("src=\"plotly.min.js\""), "the page refers to the shared script");
         a.save(tmp.resolve("a.html"));
