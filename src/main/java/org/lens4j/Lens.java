@@ -13,6 +13,7 @@ import java.util.Objects;
 import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import org.lens4j.engine.Blob;
 import org.lens4j.engine.Engine;
 import org.lens4j.engine.EngineOptions;
@@ -261,6 +262,19 @@ public final class Lens implements AutoCloseable {
     // -- calls and callbacks ----------------------------------------------------------
 
     Reply call(String op, Map<String, ?> args, List<Blob> blobs, ProgressListener progress) {
+        return onEngine(op, engine -> engine.call(op, args, blobs, progress));
+    }
+
+    /**
+     * Calls {@code op} and converts its result with {@code read} before the engine may reuse the
+     * memory its blobs are in (see {@link Engine#callAndRead}).
+     */
+    <T> T callAndRead(String op, Map<String, ?> args, Function<Reply, T> read) {
+        return onEngine(op, engine -> engine.callAndRead(op, args, List.of(), null, read));
+    }
+
+    /** Runs {@code call} on the current engine; its result counts only if no restart or close ran meanwhile. */
+    private <T> T onEngine(String op, Function<Engine, T> call) {
         ensureOpen();
         long e0 = epoch; // read before the engine: restart() bumps the epoch before it swaps engines
         Engine e = engine;
@@ -269,12 +283,12 @@ public final class Lens implements AutoCloseable {
                     + " call again once Lens.restart() has returned", null);
         }
         callEpoch.get()[0] = e0;
-        Reply reply = e.call(op, args, blobs, progress);
+        T result = call.apply(e);
         if (epoch != e0) {
             throw new EngineException(ErrorKind.ENGINE_DIED, op + ": Lens.restart() or close() ran during this call,"
                     + " so its result belongs to a stopped engine", null);
         }
-        return reply;
+        return result;
     }
 
     long registerCallback(Ops.Callback callback) {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import org.lens4j.engine.Blob;
 import org.lens4j.engine.Reply;
 
@@ -239,15 +240,20 @@ public final class Tensor extends Handle {
 
     // -- materialization ------------------------------------------------------------------
 
-    /** The data as it arrives, before conversion: the dtype's raw little-endian bytes. */
+    /** The data as it arrives, before conversion: the dtype's raw little-endian bytes, yours to keep. */
     public Blob toBlob() {
         Reply r = lens().call("tensor.to_array", Map.of("tensor", ref()), List.of(), null);
         return r.blobs().get(0);
     }
 
+    /** The data converted by {@code convert} straight from the engine's transfer memory: one copy, not two. */
+    private <T> T read(Function<Blob, T> convert) {
+        return lens().callAndRead("tensor.to_array", Map.of("tensor", ref()), reply -> convert.apply(reply.blobs().get(0)));
+    }
+
     /** All elements in row-major order, converted to float. */
     public float[] toFloatArray() {
-        return Tensors.floats(toBlob());
+        return read(Tensors::floats);
     }
 
     /**
@@ -256,24 +262,24 @@ public final class Tensor extends Handle {
      * which is what bounds throughput for tensors of many MiB.
      */
     public float[] toFloatArray(float[] into) {
-        return Tensors.floatsInto(toBlob(), into);
+        return read(blob -> Tensors.floatsInto(blob, into));
     }
 
     public double[] toDoubleArray() {
-        return Tensors.doubles(toBlob());
+        return read(Tensors::doubles);
     }
 
     /** All elements as longs; integer and bool tensors only. */
     public long[] toLongArray() {
-        return Tensors.longs(toBlob());
+        return read(Tensors::longs);
     }
 
     public int[] toIntArray() {
-        return Tensors.ints(toBlob());
+        return read(Tensors::ints);
     }
 
     public boolean[] toBooleanArray() {
-        return Tensors.booleans(toBlob());
+        return read(Tensors::booleans);
     }
 
     /** A 2-d tensor as {@code float[rows][cols]}. */

@@ -38,6 +38,61 @@ class TensorTest {
     }
 
     @Test
+    void aBlobKeepsItsDataWhenLaterCallsMoveLargeTensors() {
+        // 1 Mi floats (4 MiB) go through the worker's shared-memory arena, which every exchange reuses.
+        int n = 1 << 20;
+        float[] ones = new float[n];
+        java.util.Arrays.fill(ones, 1f);
+        float[] twos = new float[n];
+        java.util.Arrays.fill(twos, 2f);
+        try (Scope scope = lens.scope()) {
+            Tensor a = lens.tensor(ones, n);
+            Tensor b = lens.tensor(twos, n);
+            Blob first = a.toBlob();
+            Blob second = b.toBlob();
+            assertEquals(1f, first.data().getFloat(0), "the first blob still holds a's data after the second call");
+            assertEquals(1f, first.data().getFloat(4 * (n - 1)));
+            assertEquals(2f, second.data().getFloat(0));
+            float[] fromFirst = new float[n];
+            first.data().asFloatBuffer().get(fromFirst);
+            assertArrayEquals(ones, fromFirst);
+        }
+    }
+
+    @Test
+    void twoThreadsReadingLargeTensorsEachGetTheirOwn() throws Exception {
+        // Each read converts from the engine's transfer memory; another thread's call must not overwrite it first.
+        int n = 1 << 20;
+        try (Scope scope = lens.scope()) {
+            Tensor ones = lens.tensor(new float[n], n).add(1.0);
+            Tensor twos = lens.tensor(new float[n], n).add(2.0);
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+            try {
+                java.util.concurrent.Callable<Integer> readOnes = () -> badReads(ones, 1f, 15);
+                java.util.concurrent.Callable<Integer> readTwos = () -> badReads(twos, 2f, 15);
+                var a = pool.submit(readOnes);
+                var b = pool.submit(readTwos);
+                assertEquals(0, a.get(120, java.util.concurrent.TimeUnit.SECONDS), "reads of 'ones' that saw another tensor's data");
+                assertEquals(0, b.get(120, java.util.concurrent.TimeUnit.SECONDS), "reads of 'twos' that saw another tensor's data");
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    private static int badReads(Tensor t, float expected, int times) {
+        int bad = 0;
+        float[] into = new float[(int) t.shape()[0]];
+        for (int i = 0; i < times; i++) {
+            t.toFloatArray(into);
+            if (into[0] != expected || into[into.length - 1] != expected) {
+                bad++;
+            }
+        }
+        return bad;
+    }
+
+    @Test
     void zeroDimAndEmptyTensors() {
         try (Scope scope = lens.scope()) {
             Tensor scalar = lens.tensor(new float[] {4.5f});

@@ -2,6 +2,7 @@ package org.lens4j.engine;
 
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import org.lens4j.ProgressListener;
 
 /**
@@ -28,9 +29,21 @@ public interface Engine extends AutoCloseable {
      * @param args JSON-ready arguments (Jackson serializes them)
      * @param blobs arrays sent beside the arguments, referred to as {@code {"$blob": i}}
      * @param progress receives progress events of long ops; may be null
+     * @return the result; its blobs belong to the caller and stay valid whatever calls follow
      * @throws org.lens4j.LensException or a subclass: the op failed, the input was bad, or the engine died
      */
     Reply call(String op, Map<String, ?> args, List<Blob> blobs, ProgressListener progress);
+
+    /**
+     * Run an op and hand its result to {@code read} while its blobs may still be views of the
+     * engine's reused transfer memory (the worker's shared arena, the embedded engine's result
+     * buffer): the one-copy way to turn a large result into a Java array. {@code read} must copy
+     * what it keeps and must not call the engine. Engines whose replies are always the caller's
+     * need not override it.
+     */
+    default <T> T callAndRead(String op, Map<String, ?> args, List<Blob> blobs, ProgressListener progress, Function<Reply, T> read) {
+        return read.apply(call(op, args, blobs, progress));
+    }
 
     /** Free handles in Python. Batched: sent with the next exchange, or at once if {@code now}. */
     void release(long[] handles, boolean now);

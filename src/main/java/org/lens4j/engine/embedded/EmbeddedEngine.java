@@ -21,6 +21,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import jep.JepException;
 import jep.python.PyCallable;
 import jep.python.PyObject;
@@ -189,6 +190,18 @@ public final class EmbeddedEngine implements Engine {
 
     @Override
     public Reply call(String op, Map<String, ?> args, List<Blob> blobs, ProgressListener listener) {
+        // Blobs in the result buffer are views this thread's next call overwrites: the caller gets copies.
+        Reply reply = exchange(op, args, blobs, listener);
+        return new Reply(reply.value(), reply.blobs().stream().map(b -> b.data().isDirect() ? b.copy() : b).toList());
+    }
+
+    /** {@code read} runs on this thread before its next call can reuse the result buffer. */
+    @Override
+    public <T> T callAndRead(String op, Map<String, ?> args, List<Blob> blobs, ProgressListener listener, Function<Reply, T> read) {
+        return read.apply(exchange(op, args, blobs, listener));
+    }
+
+    private Reply exchange(String op, Map<String, ?> args, List<Blob> blobs, ProgressListener listener) {
         ensureAlive();
         String argsJson;
         String metasJson;

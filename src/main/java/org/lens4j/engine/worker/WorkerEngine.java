@@ -24,6 +24,7 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
 import org.lens4j.EngineException;
 import org.lens4j.LensException;
 import org.lens4j.ProgressListener;
@@ -228,6 +229,17 @@ public final class WorkerEngine implements Engine {
 
     @Override
     public Reply call(String op, Map<String, ?> args, List<Blob> blobs, ProgressListener progress) {
+        // Arena blobs are views the next exchange overwrites: the caller gets copies.
+        return exchange(op, args, blobs, progress, reply -> new Reply(reply.value(), ownCopies(reply.blobs())));
+    }
+
+    @Override
+    public <T> T callAndRead(String op, Map<String, ?> args, List<Blob> blobs, ProgressListener progress, Function<Reply, T> read) {
+        return exchange(op, args, blobs, progress, read);
+    }
+
+    /** One exchange; {@code read} runs while this thread still holds the connection, so no other call reuses the arena. */
+    private <T> T exchange(String op, Map<String, ?> args, List<Blob> blobs, ProgressListener progress, Function<Reply, T> read) {
         ObjectNode header = Json.MAPPER.createObjectNode().put("kind", "call").put("op", op);
         header.set("args", Json.MAPPER.valueToTree(args));
         boolean outer = enter(op, header.get("args"));
@@ -242,9 +254,7 @@ public final class WorkerEngine implements Engine {
                 flushReleases();
                 frames.send(header, blobs);
                 Reply reply = awaitResult(id, op, progress);
-                // Once this nested call ends, the hook's thread or a helper may use the arena
-                // before this thread reads its blobs: give it copies.
-                return outer ? reply : new Reply(reply.value(), ownCopies(reply.blobs()));
+                return read.apply(reply);
             } catch (IOException e) {
                 throw failure(op, e);
             } finally {
