@@ -22,6 +22,8 @@ import org.lens4j.Names;
 import org.lens4j.Scope;
 import org.lens4j.Tensor;
 import org.lens4j.ErrorKind;
+import org.lens4j.Slice;
+import org.lens4j.HookSet;
 
 /** Hooks checked before the run; added, permanent and scoped hooks; resets; nothing left behind after any failure. */
 class HookLifecycleTest {
@@ -71,12 +73,12 @@ class HookLifecycleTest {
                     () -> model.runWithHooks(tokens, Hook.at("blocks.0.hook_resid_pre").set(lens.tensor(new float[15], 3, 5))));
             assertEquals(ErrorKind.SHAPE_MISMATCH, shape.kind());
             // a filter sweeps past gated points and hooks each point once; resolve runs nothing
-            List<HookPoint> points = Hooks.resolve(model, Hook.at(Names.glob("blocks.*.attn.hook_*")).capture());
+            List<HookPoint> points = model.resolveHooks(Hook.at(Names.glob("blocks.*.attn.hook_*")).capture());
             assertTrue(points.stream().anyMatch(p -> p.name().equals("blocks.1.attn.hook_z")));
             assertFalse(points.stream().anyMatch(p -> p.name().endsWith("hook_result")));
             assertEquals(points.size(), points.stream().map(HookPoint::name).distinct().count());
             assertEquals(List.of(new HookPoint("blocks.1.attn.hook_z", 1, Direction.BACKWARD)),
-                    Hooks.resolve(model, Hook.at(ActName.of("z", 1)).backward().zero()));
+                    model.resolveHooks(Hook.at(ActName.of("z", 1)).backward().zero()));
             // backward hooks in a forward-only run
             assertThrows(InvalidInputException.class, () -> model.runWithHooks(tokens, Hook.at(ActName.of("z", 1)).backward().zero()));
         }
@@ -105,7 +107,7 @@ class HookLifecycleTest {
             assertEquals(1, model.resetHooks());
             assertTrue(temporary.isRemoved());
             assertFalse(permanent.isRemoved());
-            assertEquals(Map.of("blocks.0.hook_in", new Hooks.Attached(1, 0, 1)), Hooks.attached(model));
+            assertEquals(Map.of("blocks.0.hook_in", new Attached(1, 0, 1)), model.attachedHooks());
             assertMatches("plain", model.logits(tokens));
             assertEquals(0, temporary.remove());
 
@@ -129,7 +131,7 @@ class HookLifecycleTest {
             RuntimeException thrown = assertThrows(RuntimeException.class, () -> {
                 try (HookSet on = model.hooks(Hook.at("blocks.1.attn.hook_z").positions(-1).heads(1).zero(),
                         Hook.at("blocks.0.hook_resid_pre").java((a, h) -> null))) {
-                    assertEquals(2, Hooks.attached(model).size());
+                    assertEquals(2, model.attachedHooks().size());
                     assertMatches("case/zero_head_pos", model.logits(tokens));
                     throw failure;
                 }
@@ -143,7 +145,7 @@ class HookLifecycleTest {
             // a failing run while a scope is open leaves the scope's hooks, and closing removes them
             try (HookSet on = model.hooks(Hook.at("blocks.1.attn.hook_z").positions(-1).heads(1).zero())) {
                 assertThrows(InvalidInputException.class, () -> model.runWithHooks(tokens, Hook.at("blocks.0.hook_resid_pre").positions(99).zero()));
-                assertEquals(1, Hooks.attached(model).size());
+                assertEquals(1, model.attachedHooks().size());
             }
             assertMatches("plain", model.logits(tokens));
         }
@@ -162,10 +164,10 @@ class HookLifecycleTest {
         assertEquals(Direction.FORWARD, zero.direction());
         assertEquals("Hook[blocks.0.hook_resid_pre pos=[[1, 3], [2]]: capture(key=x, append=true)]",
                 Hook.at("blocks.0.hook_resid_pre").positionsPerPrompt(new int[] {1, 3}, new int[] {2}).captureEach("x").toString());
-        assertEquals("Hook[blocks.0.hook_resid_pre pos=1:4: zero]", Hook.at("blocks.0.hook_resid_pre").positions(Slice.of(1, 4)).zero().toString());
+        assertEquals("Hook[blocks.0.hook_resid_pre pos=1:4: zero]", Hook.at("blocks.0.hook_resid_pre").positions(Slice.range(1, 4)).zero().toString());
         assertThrows(IllegalArgumentException.class, () -> Hook.at(new String[0]));
         assertThrows(IllegalArgumentException.class, () -> base.heads());
         assertThrows(IllegalArgumentException.class, () -> base.scale(Double.NaN));
-        assertThrows(IllegalArgumentException.class, () -> Slice.of(0, 3).withStep(0));
+        assertThrows(IllegalArgumentException.class, () -> Slice.range(0, 3, 0));
     }
 }
