@@ -33,6 +33,10 @@ import org.lens4j.Tensor;
  * Hook names are checked against the model before anything runs; an unknown name fails
  * with an {@link org.lens4j.InvalidInputException} that lists the nearest valid names.
  *
+ * <p>What a hook holds is data ({@link #names()}, {@link #filter()}, {@link #selectedPositions()},
+ * {@link #actions()}, ...): {@code Model} reads it to send the hook to the engine; a hook never
+ * calls the engine itself.
+ *
  * <pre>{@code
  * // seed 004: zero head 9 of layer 9 at the last position
  * Tensor ablated = model.runWithHooks(prompt, Hook.at(ActName.of("z", 9)).positions(-1).heads(9).zero());
@@ -41,6 +45,8 @@ import org.lens4j.Tensor;
  * Tensor patched = model.runWithHooks(corruptPrompt, Hook.at("resid_pre", 3).positions(5).patchFrom(clean));
  * // steering: add a vector at every position of one layer
  * Tensor steered = model.runWithHooks(prompt, Hook.at("blocks.6.hook_resid_pre").add(direction, 4.0));
+ * // a range of positions (org.lens4j.Slice, TransformerLens' utils.Slice)
+ * Tensor zeroed = model.runWithHooks(prompt, Hook.at("blocks.0.hook_resid_pre").positions(Slice.range(1, 4)).zero());
  * // a filter, a Java lambda, a capture
  * HookRun run = model.runWithHooks(prompt, HookRunOptions.defaults(),
  *     Hook.at(Names.glob("blocks.*.attn.hook_pattern")).capture("pattern{layer}"));
