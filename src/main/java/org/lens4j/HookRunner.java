@@ -11,7 +11,6 @@ import java.util.Objects;
 import java.util.Set;
 import org.lens4j.hook.Attached;
 import org.lens4j.hook.Backward;
-import org.lens4j.hook.Captures;
 import org.lens4j.hook.Direction;
 import org.lens4j.hook.GenerateOptions;
 import org.lens4j.hook.Generation;

@@ -24,6 +24,7 @@ import org.lens4j.Tensor;
 import org.lens4j.ErrorKind;
 import org.lens4j.Slice;
 import org.lens4j.HookSet;
+import org.lens4j.Input;
 
 /** Hooks checked before the run; added, permanent and scoped hooks; resets; nothing left behind after any failure. */
 class HookLifecycleTest {
@@ -149,6 +150,57 @@ class HookLifecycleTest {
             }
             assertMatches("plain", model.logits(tokens));
         }
+    }
+
+    @Test
+    void sliceSelectionsAndTypedInputsReachTheRegionsTransformerLensDoes() {
+        try (Scope scope = lens.scope()) {
+            Tensor tokens = model.toTokens(PROMPTS);
+            // Slice.at(i) keeps the axis in a hook: the same region as positions(-1).heads(1), checked against TransformerLens
+            assertMatches("case/zero_head_pos", model.runWithHooks(Input.of(tokens),
+                    Hook.at("blocks.1.attn.hook_z").positions(Slice.at(-1)).heads(Slice.at(1)).zero()));
+            // a stepped range and an index list: heads 1 and 3, positions 1 and 5
+            assertMatches("case/scale_attn_scores", model.runWithHooks(tokens,
+                    Hook.at("blocks.0.attn.hook_attn_scores").heads(Slice.range(1, 4, 2)).positions(Slice.indices(1, 5)).scale(3.0)));
+            // prompts given as an Input, as a List<String> and as their tokens run the same model input
+            assertMatches("case/zero_head_pos", model.runWithHooks(Input.of(PROMPTS), Hook.at("blocks.1.attn.hook_z").positions(-1).heads(1).zero()));
+            assertMatches("case/zero_head_pos", model.runWithHooks(PROMPTS, Hook.at("blocks.1.attn.hook_z").positions(-1).heads(1).zero()));
+            // Slice.all() selects everything, as leaving the selector out does
+            assertMatches("plain", model.runWithHooks(tokens, Hook.at("blocks.0.hook_resid_pre").positions(Slice.all()).scale(1.0)));
+        }
+    }
+
+    @Test
+    void hooksShowWhatTheyHoldAsData() {
+        Hook h = Hook.at(ActName.of("z", 9)).batch(0).positions(Slice.range(1, 4)).heads(9, 10).scale(0.5).capture("z");
+        assertEquals(List.of("blocks.9.attn.hook_z"), h.names());
+        assertTrue(h.filter().isEmpty());
+        assertEquals(Slice.indices(0), h.selectedBatch());
+        assertEquals(Slice.range(1, 4), h.selectedPositions());
+        assertEquals(Slice.indices(9, 10), h.selectedHeads());
+        assertEquals(List.of(), h.selectedPositionsPerPrompt());
+        assertEquals(List.of(new Hook.Action("scale", Map.of("factor", 0.5)), new Hook.Action("capture", Map.of("key", "z"))), h.actions());
+        Hook perPrompt = Hook.at(Names.only("resid_pre")).positionsPerPrompt(new int[] {1, 3}, new int[] {2}).backward().zero();
+        assertEquals(List.of(), perPrompt.names());
+        assertTrue(perPrompt.filter().isPresent());
+        assertEquals(Direction.BACKWARD, perPrompt.direction());
+        assertEquals(List.of(List.of(1, 3), List.of(2)), perPrompt.selectedPositionsPerPrompt());
+        assertEquals(Slice.all(), perPrompt.selectedPositions());
+        assertEquals(Slice.all(), perPrompt.selectedHeads());
+        // per-prompt positions and a positions selector replace each other
+        assertEquals(List.of(), perPrompt.positions(-1).selectedPositionsPerPrompt());
+        assertEquals(Slice.indices(-1), perPrompt.positions(-1).selectedPositions());
+
+        Backward diff = Backward.logitDiff(new int[] {5, 6}, new int[] {7, 8}).atPosition(-2);
+        assertEquals(Backward.Kind.LOGIT_DIFF, diff.kind());
+        assertEquals(List.of(5, 6), diff.good());
+        assertEquals(List.of(7, 8), diff.bad());
+        assertEquals(-2, diff.position());
+        assertTrue(diff.metric().isEmpty());
+        Backward.Metric metric = logits -> logits.mean();
+        assertEquals(metric, Backward.metric(metric).metric().orElseThrow());
+        assertEquals(Backward.Kind.LOSS, Backward.loss().kind());
+        assertThrows(IllegalStateException.class, () -> Backward.loss().atPosition(0));
     }
 
     @Test
