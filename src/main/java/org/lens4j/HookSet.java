@@ -43,6 +43,9 @@ public final class HookSet implements AutoCloseable {
     private boolean removed;
 
     HookSet(HookRunner runner, JsonNode node, Map<Direction, List<Long>> callbacks) {
+        if (!node.has("$h")) {
+            throw new IllegalArgumentException("not a hook set in the op's result: " + node);
+        }
         this.runner = runner;
         this.handle = new PyObject(runner.model().lens(), node.get("$h").asLong(), node.path("type").asText("object"));
         this.permanent = node.path("permanent").asBoolean();

@@ -57,7 +57,7 @@ class HookBoundaryTest {
         // (Model runs hooks and calls the engine), and the rule flags such an edge when one is fed to it.
         assertTrue(deps.keySet().stream().anyMatch(c -> c.startsWith("org.lens4j.hook.")), "jdeps saw no hook class: " + deps.keySet());
         Set<String> rootUsingHook = rootClassesUsingHook(deps);
-        assertTrue(rootUsingHook.containsAll(Set.of(Model.class.getName(), "org.lens4j.HookRunner", "org.lens4j.HookWire")),
+        assertTrue(rootUsingHook.containsAll(Set.of(Model.class.getName(), "org.lens4j.HookSet", "org.lens4j.HookRunner", "org.lens4j.HookWire")),
                 "jdeps should show Model and the hook runner -> org.lens4j.hook: " + rootUsingHook);
         assertTrue(deps.getOrDefault(Model.class.getName(), Set.of()).stream().anyMatch(c -> c.startsWith("org.lens4j.internal.")),
                 "jdeps should show Model -> org.lens4j.internal: " + deps.get(Model.class.getName()));
