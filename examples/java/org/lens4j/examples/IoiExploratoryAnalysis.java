@@ -25,7 +25,7 @@ import org.lens4j.analysis.Patching;
 import org.lens4j.analysis.Slice;
 import org.lens4j.analysis.TestPrompt;
 import org.lens4j.hook.Hook;
-import org.lens4j.hook.HookSet;
+import org.lens4j.HookSet;
 import org.lens4j.viz.AttentionOptions;
 import org.lens4j.viz.Html;
 import org.lens4j.viz.Views;

@@ -413,10 +413,5 @@ public final class Lens implements AutoCloseable {
         public void registerNamed(Lens lens, String name, Ops.Callback callback) {
             lens.registerNamedCallback(name, callback);
         }
-
-        @Override
-        public Object input(Object input) {
-            return Model.input(input);
-        }
     }
 }

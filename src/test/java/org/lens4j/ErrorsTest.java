@@ -60,10 +60,15 @@ class ErrorsTest {
 
     @Test
     void emptyBatchAndWrongInputTypes() {
-        InvalidInputException e = assertThrows(InvalidInputException.class, () -> model.logits(List.of()));
+        // An empty batch is refused at the Java edge (Input.Prompts), and by the op for callers that bypass it.
+        IllegalArgumentException empty = assertThrows(IllegalArgumentException.class, () -> model.logits(List.<String>of()));
+        assertTrue(empty.getMessage().contains("at least one prompt"), empty.getMessage());
+        InvalidInputException e = assertThrows(InvalidInputException.class,
+                () -> LensAccess.ops(lens).call("model.forward", Map.of("model", model.ref(), "input", List.of())));
         assertTrue(e.getMessage().contains("empty"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> model.logits(42));
-        assertThrows(IllegalArgumentException.class, () -> model.logits(List.of("ok", 3)));
+        // Model's input types refuse other values at compile time; the Object-typed internal path still checks them.
+        assertThrows(IllegalArgumentException.class, () -> LensAccess.ops(lens).input(42));
+        assertThrows(IllegalArgumentException.class, () -> LensAccess.ops(lens).input(List.of("ok", 3)));
     }
 
     @Test

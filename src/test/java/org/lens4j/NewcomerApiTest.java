@@ -63,7 +63,11 @@ class NewcomerApiTest {
         assertEquals("prompt must not be null", e.getMessage());
         assertEquals("text must not be null", assertThrows(NullPointerException.class, () -> model.toSingleToken(null)).getMessage());
         assertEquals("tokens must not be null", assertThrows(NullPointerException.class, () -> model.toString((Tensor) null)).getMessage());
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> model.logits(null)).getMessage().contains("got null"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> model.logits((Input) null)).getMessage().contains("got null"));
+        assertEquals("prompt must not be null", assertThrows(NullPointerException.class, () -> model.logits((String) null)).getMessage());
+        assertEquals("prompts must not be null",
+                assertThrows(NullPointerException.class, () -> model.runWithHooks((List<String>) null)).getMessage());
+        assertEquals("tokens must not be null", assertThrows(NullPointerException.class, () -> model.generate((Tensor) null, 1)).getMessage());
         // The worker is fine afterwards.
         assertEquals(" Mary", model.toString(model.toSingleToken(" Mary")));
     }

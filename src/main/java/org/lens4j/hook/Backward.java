@@ -1,13 +1,10 @@
 package org.lens4j.hook;
 
-import org.lens4j.internal.LensAccess;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
+import java.util.Locale;
 import java.util.Objects;
-import org.lens4j.Lens;
-import org.lens4j.Scope;
+import java.util.Optional;
 import org.lens4j.Tensor;
 
 /**
@@ -30,14 +27,17 @@ public final class Backward {
         Tensor apply(Tensor logits) throws Exception;
     }
 
-    private final String type;
-    private final int[] good;
-    private final int[] bad;
+    /** Which scalar: the loss, a logit difference, one logit, or a Java metric. */
+    public enum Kind { LOSS, LOGIT_DIFF, LOGIT, METRIC }
+
+    private final Kind kind;
+    private final List<Integer> good;
+    private final List<Integer> bad;
     private final int position;
     private final Metric metric;
 
-    private Backward(String type, int[] good, int[] bad, int position, Metric metric) {
-        this.type = type;
+    private Backward(Kind kind, List<Integer> good, List<Integer> bad, int position, Metric metric) {
+        this.kind = kind;
         this.good = good;
         this.bad = bad;
         this.position = position;
@@ -46,12 +46,12 @@ public final class Backward {
 
     /** The mean next-token loss. */
     public static Backward loss() {
-        return new Backward("loss", null, null, -1, null);
+        return new Backward(Kind.LOSS, List.of(), List.of(), -1, null);
     }
 
     /** {@code logits[:, pos, good] - logits[:, pos, bad]}, averaged over prompts. */
     public static Backward logitDiff(int good, int bad) {
-        return new Backward("logit_diff", new int[] {good}, new int[] {bad}, -1, null);
+        return new Backward(Kind.LOGIT_DIFF, List.of(good), List.of(bad), -1, null);
     }
 
     /** A logit difference with one answer pair per prompt. */
@@ -59,17 +59,17 @@ public final class Backward {
         if (good.length != bad.length || good.length == 0) {
             throw new IllegalArgumentException("good and bad need one token id per prompt each, got " + good.length + " and " + bad.length);
         }
-        return new Backward("logit_diff", good.clone(), bad.clone(), -1, null);
+        return new Backward(Kind.LOGIT_DIFF, ids(good), ids(bad), -1, null);
     }
 
     /** The logit of {@code token} at the position, averaged over prompts. */
     public static Backward logit(int token) {
-        return new Backward("logit", new int[] {token}, null, -1, null);
+        return new Backward(Kind.LOGIT, List.of(token), List.of(), -1, null);
     }
 
     /** One token per prompt. */
     public static Backward logit(int[] tokens) {
-        return new Backward("logit", tokens.clone(), null, -1, null);
+        return new Backward(Kind.LOGIT, ids(tokens), List.of(), -1, null);
     }
 
     /**
@@ -78,66 +78,54 @@ public final class Backward {
      * tensor ops. The tensors it makes are freed when it returns.
      */
     public static Backward metric(Metric metric) {
-        return new Backward("java", null, null, -1, Objects.requireNonNull(metric, "metric"));
+        return new Backward(Kind.METRIC, List.of(), List.of(), -1, Objects.requireNonNull(metric, "metric"));
     }
 
     /** The position of the logits (default -1, the last); for logit and logitDiff. */
     public Backward atPosition(int pos) {
-        if (!type.startsWith("logit")) {
-            throw new IllegalStateException("atPosition applies to logit and logitDiff, not to " + type);
+        if (kind != Kind.LOGIT && kind != Kind.LOGIT_DIFF) {
+            throw new IllegalStateException("atPosition applies to logit and logitDiff, not to " + kind.name().toLowerCase(Locale.ROOT));
         }
-        return new Backward(type, good, bad, pos, metric);
+        return new Backward(kind, good, bad, pos, metric);
     }
 
-    /** The op's {@code backward_of} value; a Java metric is registered with {@code call}. */
-    Object wire(Lens lens, List<Long> registered) {
-        return switch (type) {
-            case "loss" -> "loss";
-            case "logit_diff" -> {
-                Map<String, Object> m = new LinkedHashMap<>();
-                m.put("type", type);
-                m.put("good", ids(good));
-                m.put("bad", ids(bad));
-                m.put("pos", position);
-                yield m;
-            }
-            case "logit" -> {
-                Map<String, Object> m = new LinkedHashMap<>();
-                m.put("type", type);
-                m.put("tokens", ids(good));
-                m.put("pos", position);
-                yield m;
-            }
-            default -> {
-                long id = LensAccess.ops(lens).register((args, blobs) -> {
-                    Scope scope = lens.scope(); // frees the metric's intermediate tensors, which hold the autograd graph
-                    try {
-                        Tensor out = metric.apply(LensAccess.ops(lens).tensor(args.get("logits")));
-                        if (out == null) {
-                            throw new IllegalStateException("the Java metric returned null; return a one-element tensor");
-                        }
-                        return out.ref(); // Python reads it before the scope's releases are sent
-                    } finally {
-                        scope.close();
-                    }
-                });
-                registered.add(id);
-                yield Map.of("type", "java", "id", id);
-            }
-        };
+    // -- what it holds ------------------------------------------------------------------------
+
+    public Kind kind() {
+        return kind;
     }
 
-    private static Object ids(int[] ids) {
-        return ids.length == 1 ? (Object) ids[0] : Arrays.stream(ids).boxed().toList();
+    /** The tokens whose logits count positively: {@link #logit}'s tokens, {@link #logitDiff}'s good ones; empty otherwise. */
+    public List<Integer> good() {
+        return good;
+    }
+
+    /** {@link #logitDiff}'s bad tokens; empty otherwise. */
+    public List<Integer> bad() {
+        return bad;
+    }
+
+    /** The position of the logits for {@link #logit} and {@link #logitDiff} (-1, the last, unless {@link #atPosition} set it). */
+    public int position() {
+        return position;
+    }
+
+    /** The Java metric of {@link #metric}; empty for the other kinds. */
+    public Optional<Metric> metric() {
+        return Optional.ofNullable(metric);
+    }
+
+    private static List<Integer> ids(int[] ids) {
+        return Arrays.stream(ids).boxed().toList();
     }
 
     @Override
     public String toString() {
-        return switch (type) {
-            case "loss" -> "Backward.loss()";
-            case "java" -> "Backward.metric(...)";
-            case "logit" -> "Backward.logit(" + Arrays.toString(good) + ", pos " + position + ")";
-            default -> "Backward.logitDiff(" + Arrays.toString(good) + " - " + Arrays.toString(bad) + ", pos " + position + ")";
+        return switch (kind) {
+            case LOSS -> "Backward.loss()";
+            case METRIC -> "Backward.metric(...)";
+            case LOGIT -> "Backward.logit(" + good + ", pos " + position + ")";
+            case LOGIT_DIFF -> "Backward.logitDiff(" + good + " - " + bad + ", pos " + position + ")";
         };
     }
 }

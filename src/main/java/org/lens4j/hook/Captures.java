@@ -1,14 +1,11 @@
 package org.lens4j.hook;
 
-import org.lens4j.internal.LensAccess;
-import com.fasterxml.jackson.databind.JsonNode;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
-import org.lens4j.Lens;
 import org.lens4j.Tensor;
 
 /**
@@ -34,26 +31,19 @@ public final class Captures implements AutoCloseable {
         this.lists = Collections.unmodifiableMap(lists);
     }
 
-    static Captures empty() {
+    /** Nothing captured. */
+    public static Captures empty() {
         return new Captures(new LinkedHashMap<>(), new LinkedHashMap<>());
     }
 
-    /** From an op's {@code captures} node: {key: tensor or [tensor, ...]}. */
-    static Captures of(Lens lens, JsonNode node) {
-        Map<String, Tensor> single = new LinkedHashMap<>();
-        Map<String, List<Tensor>> lists = new LinkedHashMap<>();
-        if (node != null && node.isObject()) {
-            for (Map.Entry<String, JsonNode> e : node.properties()) {
-                if (e.getValue().isArray()) {
-                    List<Tensor> l = new ArrayList<>();
-                    e.getValue().forEach(t -> l.add(LensAccess.ops(lens).tensor(t)));
-                    lists.put(e.getKey(), List.copyOf(l));
-                } else {
-                    single.put(e.getKey(), LensAccess.ops(lens).tensor(e.getValue()));
-                }
-            }
-        }
-        return new Captures(single, lists);
+    /**
+     * Captures from what a run stored: single values by key ({@link Hook#capture}) and lists by key
+     * ({@link Hook#captureEach}). The maps are copied; the tensors are owned by the result.
+     */
+    public static Captures of(Map<String, Tensor> single, Map<String, List<Tensor>> lists) {
+        Map<String, List<Tensor>> l = new LinkedHashMap<>();
+        Objects.requireNonNull(lists, "lists").forEach((k, v) -> l.put(k, List.copyOf(v)));
+        return new Captures(new LinkedHashMap<>(Objects.requireNonNull(single, "single")), l);
     }
 
     /** The tensor stored under {@code key} by {@link Hook#capture}; an unknown key lists the stored ones. */

@@ -1,7 +1,5 @@
 package org.lens4j.hook;
 
-import java.util.Locale;
-
 /**
  * Which pass a hook runs in: the forward pass (activations) or the backward pass (the
  * gradients arriving at a hook point); {@link #BOTH} selects both, for {@code resetHooks}.
@@ -12,22 +10,5 @@ import java.util.Locale;
  * }</pre>
  */
 public enum Direction {
-    FORWARD, BACKWARD, BOTH;
-
-    /** The name the Python side uses: "fwd", "bwd" or "both". */
-    String wire() {
-        return switch (this) {
-            case FORWARD -> "fwd";
-            case BACKWARD -> "bwd";
-            case BOTH -> "both";
-        };
-    }
-
-    static Direction fromWire(String s) {
-        return switch (s == null ? "fwd" : s.toLowerCase(Locale.ROOT)) {
-            case "bwd" -> BACKWARD;
-            case "both" -> BOTH;
-            default -> FORWARD;
-        };
-    }
+    FORWARD, BACKWARD, BOTH
 }

@@ -2,14 +2,17 @@ package org.lens4j.hook;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.stream.Collectors;
 import org.lens4j.ActName;
 import org.lens4j.ActivationCache;
-import org.lens4j.Handle;
 import org.lens4j.Names;
+import org.lens4j.Slice;
 import org.lens4j.Tensor;
 
 /**
@@ -30,6 +33,10 @@ import org.lens4j.Tensor;
  * Hook names are checked against the model before anything runs; an unknown name fails
  * with an {@link org.lens4j.InvalidInputException} that lists the nearest valid names.
  *
+ * <p>What a hook holds is data ({@link #names()}, {@link #filter()}, {@link #selectedPositions()},
+ * {@link #actions()}, ...): {@code Model} reads it to send the hook to the engine; a hook never
+ * calls the engine itself.
+ *
  * <pre>{@code
  * // seed 004: zero head 9 of layer 9 at the last position
  * Tensor ablated = model.runWithHooks(prompt, Hook.at(ActName.of("z", 9)).positions(-1).heads(9).zero());
@@ -38,29 +45,54 @@ import org.lens4j.Tensor;
  * Tensor patched = model.runWithHooks(corruptPrompt, Hook.at("resid_pre", 3).positions(5).patchFrom(clean));
  * // steering: add a vector at every position of one layer
  * Tensor steered = model.runWithHooks(prompt, Hook.at("blocks.6.hook_resid_pre").add(direction, 4.0));
+ * // a range of positions (org.lens4j.Slice, TransformerLens' utils.Slice)
+ * Tensor zeroed = model.runWithHooks(prompt, Hook.at("blocks.0.hook_resid_pre").positions(Slice.range(1, 4)).zero());
  * // a filter, a Java lambda, a capture
  * HookRun run = model.runWithHooks(prompt, HookRunOptions.defaults(),
  *     Hook.at(Names.glob("blocks.*.attn.hook_pattern")).capture("pattern{layer}"));
  * }</pre>
  */
 public final class Hook {
+    private static final Slice ALL = Slice.all();
+
     private final List<String> names;
     private final Names filter;
     private final Direction direction;
-    private final Object batch;
-    private final Object positions;
-    private final Object heads;
+    private final Slice batch;
+    private final Slice positions;
+    private final List<List<Integer>> positionsPerPrompt;
+    private final Slice heads;
     private final List<Action> actions;
 
-    /** One action: its wire type and fields; values may be handles, float arrays or a JavaHook, converted when sent. */
-    record Action(String type, Map<String, Object> fields) {
+    /**
+     * One action of a hook, as data: its type as {@code docs/hooks-spec.md} names it ({@code zero},
+     * {@code mean}, {@code patch}, {@code resample}, {@code add}, {@code scale}, {@code set},
+     * {@code capture}, {@code java}) and its parameters in order. A parameter's value is a number,
+     * a string, a boolean, a {@link Tensor} or {@link ActivationCache} (sent as a reference), a
+     * {@code float[]} (sent as an array), a {@code List<Long>} (a permutation) or a {@link JavaHook}.
+     *
+     * <pre>{@code
+     * Hook.Action a = Hook.at("blocks.0.hook_resid_pre").scale(2.0).actions().get(0);
+     * a.type();      // "scale"
+     * a.params();    // {factor=2.0}
+     * }</pre>
+     *
+     * @param type the action's type
+     * @param params its parameters by name (unmodifiable, in order)
+     */
+    public record Action(String type, Map<String, Object> params) {
+        public Action {
+            Objects.requireNonNull(type, "type");
+            params = Collections.unmodifiableMap(new LinkedHashMap<>(Objects.requireNonNull(params, "params")));
+        }
+
         @Override
         public String toString() {
-            if (fields.isEmpty()) {
+            if (params.isEmpty()) {
                 return type;
             }
             StringBuilder sb = new StringBuilder(type).append('(');
-            fields.forEach((k, v) -> sb.append(sb.charAt(sb.length() - 1) == '(' ? "" : ", ").append(k).append('=').append(describe(v)));
+            params.forEach((k, v) -> sb.append(sb.charAt(sb.length() - 1) == '(' ? "" : ", ").append(k).append('=').append(describe(v)));
             return sb.append(')').toString();
         }
 
@@ -74,9 +106,6 @@ public final class Hook {
             if (v instanceof float[] f) {
                 return "float[" + f.length + "]";
             }
-            if (v instanceof long[] l) {
-                return Arrays.toString(l);
-            }
             if (v instanceof JavaHook) {
                 return "lambda";
             }
@@ -84,13 +113,14 @@ public final class Hook {
         }
     }
 
-    private Hook(List<String> names, Names filter, Direction direction, Object batch, Object positions, Object heads,
-                 List<Action> actions) {
+    private Hook(List<String> names, Names filter, Direction direction, Slice batch, Slice positions,
+                 List<List<Integer>> positionsPerPrompt, Slice heads, List<Action> actions) {
         this.names = names;
         this.filter = filter;
         this.direction = direction;
         this.batch = batch;
         this.positions = positions;
+        this.positionsPerPrompt = positionsPerPrompt;
         this.heads = heads;
         this.actions = List.copyOf(actions);
     }
@@ -118,7 +148,7 @@ public final class Hook {
                 throw new IllegalArgumentException("a hook name is null or blank in " + Arrays.toString(names));
             }
         }
-        return new Hook(List.of(names), null, Direction.FORWARD, null, null, null, List.of());
+        return new Hook(List.of(names), null, Direction.FORWARD, ALL, ALL, List.of(), ALL, List.of());
     }
 
     /** A hook on a list of full hook names. */
@@ -134,62 +164,61 @@ public final class Hook {
      * {@code use_attn_result} is off), and hooks each point once even when several aliases match.
      */
     public static Hook at(Names filter) {
-        return new Hook(null, Objects.requireNonNull(filter, "filter"), Direction.FORWARD, null, null, null, List.of());
+        return new Hook(List.of(), Objects.requireNonNull(filter, "filter"), Direction.FORWARD, ALL, ALL, List.of(), ALL, List.of());
     }
 
     /** The same hook in the backward pass: its actions see (and may edit) the gradient arriving at the point. */
     public Hook backward() {
-        return new Hook(names, filter, Direction.BACKWARD, batch, positions, heads, actions);
-    }
-
-    public Direction direction() {
-        return direction;
+        return new Hook(names, filter, Direction.BACKWARD, batch, positions, positionsPerPrompt, heads, actions);
     }
 
     // -- selectors --------------------------------------------------------------------------
 
     /** Only these prompts of the batch (negative counts from the end). */
     public Hook batch(int... indices) {
-        return new Hook(names, filter, direction, indices(indices, "batch"), positions, heads, actions);
+        return batch(Slice.indices(indices(indices, "batch")));
     }
 
-    public Hook batch(Slice range) {
-        return new Hook(names, filter, direction, Objects.requireNonNull(range, "range"), positions, heads, actions);
+    /** Only the prompts a slice selects; {@code Slice.at(i)} keeps the batch axis (one prompt, still [1, ...]). */
+    public Hook batch(Slice slice) {
+        return new Hook(names, filter, direction, Objects.requireNonNull(slice, "slice"), positions, positionsPerPrompt, heads, actions);
     }
 
     /** Only these positions (negative from the end: -1 is the last); the query position on attention patterns. */
     public Hook positions(int... indices) {
-        return new Hook(names, filter, direction, batch, indices(indices, "positions"), heads, actions);
+        return positions(Slice.indices(indices(indices, "positions")));
     }
 
-    public Hook positions(Slice range) {
-        return new Hook(names, filter, direction, batch, Objects.requireNonNull(range, "range"), heads, actions);
+    /** Only the positions a slice selects, e.g. {@code Slice.range(1, 4)}; replaces {@link #positionsPerPrompt}. */
+    public Hook positions(Slice slice) {
+        return new Hook(names, filter, direction, batch, Objects.requireNonNull(slice, "slice"), List.of(), heads, actions);
     }
 
     /**
      * Positions per prompt: {@code perPrompt[i]} are the positions of prompt i (or of the i-th
      * prompt named by {@link #batch(int...)}). The way to reach each prompt's own last token in
-     * a padded batch of prompts of different lengths.
+     * a padded batch of prompts of different lengths. Replaces {@link #positions}.
      */
     public Hook positionsPerPrompt(int[]... perPrompt) {
         Objects.requireNonNull(perPrompt, "perPrompt");
         if (perPrompt.length == 0) {
             throw new IllegalArgumentException("positionsPerPrompt needs one array of positions per prompt");
         }
-        int[][] copy = new int[perPrompt.length][];
+        List<List<Integer>> copy = new ArrayList<>(perPrompt.length);
         for (int i = 0; i < perPrompt.length; i++) {
-            copy[i] = indices(perPrompt[i], "positionsPerPrompt[" + i + "]");
+            copy.add(Arrays.stream(indices(perPrompt[i], "positionsPerPrompt[" + i + "]")).boxed().toList());
         }
-        return new Hook(names, filter, direction, batch, copy, heads, actions);
+        return new Hook(names, filter, direction, batch, ALL, List.copyOf(copy), heads, actions);
     }
 
     /** Only these heads (for q, k, v, z, result, pattern, attn_scores). */
     public Hook heads(int... indices) {
-        return new Hook(names, filter, direction, batch, positions, indices(indices, "heads"), actions);
+        return heads(Slice.indices(indices(indices, "heads")));
     }
 
-    public Hook heads(Slice range) {
-        return new Hook(names, filter, direction, batch, positions, Objects.requireNonNull(range, "range"), actions);
+    /** Only the heads a slice selects. */
+    public Hook heads(Slice slice) {
+        return new Hook(names, filter, direction, batch, positions, positionsPerPrompt, Objects.requireNonNull(slice, "slice"), actions);
     }
 
     private static int[] indices(int[] values, String what) {
@@ -210,7 +239,7 @@ public final class Hook {
         }
         List<Action> more = new ArrayList<>(actions);
         more.add(new Action(type, fields));
-        return new Hook(names, filter, direction, batch, positions, heads, more);
+        return new Hook(names, filter, direction, batch, positions, positionsPerPrompt, heads, more);
     }
 
     /** Set the selected region to zero (zero ablation). */
@@ -259,7 +288,7 @@ public final class Hook {
         if (perm.length == 0) {
             throw new IllegalArgumentException("perm needs one prompt index of the cache per prompt of the batch");
         }
-        return then("resample", "cache", Objects.requireNonNull(cache, "cache"), "perm", perm.clone());
+        return then("resample", "cache", Objects.requireNonNull(cache, "cache"), "perm", ids(perm));
     }
 
     /** Resample with a permutation of the cache's batch drawn by {@code torch.randperm} from a generator seeded with {@code seed}. */
@@ -271,7 +300,7 @@ public final class Hook {
     public Hook resampleFrom(ActivationCache cache, String otherName, long[] perm) {
         Objects.requireNonNull(perm, "perm");
         return then("resample", "cache", Objects.requireNonNull(cache, "cache"), "name", Objects.requireNonNull(otherName, "otherName"),
-                "perm", perm.clone());
+                "perm", ids(perm));
     }
 
     /** Add {@code coeff * vector} (a steering vector: [d_model] broadcasts over batch and positions). */
@@ -325,92 +354,80 @@ public final class Hook {
         return then("java", "fn", Objects.requireNonNull(fn, "fn"));
     }
 
-    /** The actions in order, for display. */
-    public List<String> actions() {
-        return actions.stream().map(Action::toString).toList();
+    private static List<Long> ids(long[] perm) {
+        return Arrays.stream(perm).boxed().toList();
     }
 
-    // -- the wire form ------------------------------------------------------------------------
+    // -- what it holds ------------------------------------------------------------------------
 
-    /** The hook spec of docs/hooks-spec.md for this model, registering Java lambdas and blobs with {@code call}. */
-    Map<String, Object> spec(HookTarget model, HookCall call) {
-        if (actions.isEmpty()) {
-            throw new IllegalArgumentException("the hook " + this + " has no action; add one: zero(), mean(), patchFrom(cache), "
-                    + "resampleFrom(cache, perm), add(vector, coeff), scale(f), set(tensor), capture(key), java(fn)");
-        }
-        Map<String, Object> spec = new LinkedHashMap<>();
-        if (names != null) {
-            spec.put("names", names);
-        } else if (filter.explicitNames().isPresent()) {
-            // Names.of(...) lists names on purpose: each must fire (a gated one is an error, not skipped).
-            spec.put("names", model.hookNames(filter));
-        } else {
-            spec.put("matched", model.hookNames(filter));
-        }
-        spec.put("dir", direction.wire());
-        Map<String, Object> select = new LinkedHashMap<>();
-        putAxis(select, "batch", batch);
-        putAxis(select, "pos", positions);
-        putAxis(select, "head", heads);
-        if (!select.isEmpty()) {
-            spec.put("select", select);
-        }
-        List<Map<String, Object>> wire = new ArrayList<>();
-        for (Action a : actions) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("type", a.type());
-            a.fields().forEach((k, v) -> {
-                if (v instanceof JavaHook fn) {
-                    m.put("id", call.register(fn, direction));
-                } else {
-                    m.put(k, call.value(v));
-                }
-            });
-            wire.add(m);
-        }
-        spec.put("actions", wire);
-        return spec;
+    /** The hook names given to {@link #at(String...)}; empty for a hook on a filter. */
+    public List<String> names() {
+        return names;
     }
 
-    private static void putAxis(Map<String, Object> select, String key, Object value) {
-        if (value == null) {
-            return;
-        }
-        if (value instanceof Slice s) {
-            select.put(key, s.wire());
-        } else if (value instanceof int[][] perPrompt) {
-            select.put(key, Arrays.stream(perPrompt).map(p -> Arrays.stream(p).boxed().toList()).toList());
-        } else {
-            select.put(key, Arrays.stream((int[]) value).boxed().toList());
-        }
+    /** The filter given to {@link #at(Names)}; empty for a hook on names. */
+    public Optional<Names> filter() {
+        return Optional.ofNullable(filter);
     }
 
-    private static String axis(Object value) {
-        if (value instanceof int[] a) {
-            return a.length == 1 ? String.valueOf(a[0]) : Arrays.toString(a);
-        }
-        if (value instanceof int[][] pp) {
-            return Arrays.deepToString(pp);
-        }
-        return String.valueOf(value);
+    /** {@link Direction#FORWARD}, or {@link Direction#BACKWARD} after {@link #backward()}. */
+    public Direction direction() {
+        return direction;
+    }
+
+    /** The prompts selected; {@link Slice#all()} when no batch selector was given. */
+    public Slice selectedBatch() {
+        return batch;
+    }
+
+    /** The positions selected; {@link Slice#all()} when none was given (or {@link #positionsPerPrompt} was). */
+    public Slice selectedPositions() {
+        return positions;
+    }
+
+    /** The positions of each prompt given to {@link #positionsPerPrompt}; empty when not used. */
+    public List<List<Integer>> selectedPositionsPerPrompt() {
+        return positionsPerPrompt;
+    }
+
+    /** The heads selected; {@link Slice#all()} when no head selector was given. */
+    public Slice selectedHeads() {
+        return heads;
+    }
+
+    /** The actions in order. */
+    public List<Action> actions() {
+        return actions;
+    }
+
+    private static String axis(Slice slice) {
+        return switch (slice.kind()) {
+            case ALL -> ":";
+            case AT -> String.valueOf(slice.indices().get(0));
+            case INDICES -> slice.indices().size() == 1 ? String.valueOf(slice.indices().get(0)) : slice.indices().toString();
+            case RANGE -> (slice.start() == null ? "" : slice.start()) + ":" + (slice.stop() == null ? "" : slice.stop())
+                    + (slice.step() == 1 ? "" : ":" + slice.step());
+        };
     }
 
     @Override
     public String toString() {
         StringBuilder sb = new StringBuilder("Hook[");
-        sb.append(names != null ? (names.size() == 1 ? names.get(0) : names.toString()) : filter.toString());
+        sb.append(filter == null ? (names.size() == 1 ? names.get(0) : names.toString()) : filter.toString());
         if (direction == Direction.BACKWARD) {
             sb.append(" backward");
         }
-        if (batch != null) {
+        if (batch.kind() != Slice.Kind.ALL) {
             sb.append(" batch=").append(axis(batch));
         }
-        if (positions != null) {
+        if (!positionsPerPrompt.isEmpty()) {
+            sb.append(" pos=").append(positionsPerPrompt);
+        } else if (positions.kind() != Slice.Kind.ALL) {
             sb.append(" pos=").append(axis(positions));
         }
-        if (heads != null) {
+        if (heads.kind() != Slice.Kind.ALL) {
             sb.append(" head=").append(axis(heads));
         }
-        return sb.append(": ").append(String.join(", ", actions())).append(']').toString();
+        return sb.append(": ").append(actions.stream().map(Action::toString).collect(Collectors.joining(", "))).append(']').toString();
     }
 }

@@ -6,8 +6,12 @@
  * Python inside the hook, with no round trip; a {@link org.lens4j.hook.JavaHook} lambda runs
  * in Java through a callback. Hooks run for one call ({@code model.runWithHooks},
  * {@code runWithCache}, {@code runWithGradients}, {@code generate}) or stay on the model
- * ({@code model.addHook}, the hooks scope {@code model.hooks(...)}, both giving a
- * {@link org.lens4j.hook.HookSet}). The guide is docs/hooks.md.
+ * ({@code model.addHook}, the hooks scope {@code model.hooks(...)}, both giving an
+ * {@code org.lens4j.HookSet}). The guide is docs/hooks.md.
+ *
+ * <p>This package is vocabulary: values ({@link org.lens4j.hook.Hook}, its selections as
+ * {@link org.lens4j.Slice}, {@link org.lens4j.hook.Backward}, the options) and result records.
+ * They know nothing of {@code Model} or the engine; {@code Model} runs them.
  *
  * <pre>{@code
  * Tensor ablated = model.runWithHooks(prompt, Hook.at(ActName.of("z", 9)).positions(-1).heads(9).zero());

@@ -48,8 +48,6 @@ public final class LensAccess {
         void unregister(Lens lens, long id);
 
         void registerNamed(Lens lens, String name, Ops.Callback callback);
-
-        Object input(Object input);
     }
 
     private static volatile Door door;

@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.Objects;
 import org.lens4j.ActivationCache;
 import org.lens4j.Handle;
+import org.lens4j.Input;
 import org.lens4j.Lens;
 import org.lens4j.ProgressListener;
 import org.lens4j.Tensor;
@@ -40,11 +41,32 @@ public final class Ops {
     }
 
     /**
-     * A model input as an op argument: a prompt ({@code String}) or prompts ({@code List<String>})
-     * as they are, tokens ({@link Tensor}) as a handle reference; anything else is refused.
+     * A model input as an op argument: an {@link Input}, a prompt ({@code String}) or prompts
+     * ({@code List<String>}) as they are, tokens ({@link Tensor}) as a handle reference; anything
+     * else is refused. For callers that still hold an {@code Object}; typed code uses
+     * {@link Wire#input(Input)}.
      */
     public Object input(Object input) {
-        return door.input(input);
+        if (input instanceof Input typed) {
+            return Wire.input(typed);
+        }
+        if (input instanceof String) {
+            return input;
+        }
+        if (input instanceof Tensor t) {
+            return t.ref();
+        }
+        if (input instanceof List<?> list) {
+            for (Object o : list) {
+                if (!(o instanceof String)) {
+                    throw new IllegalArgumentException("a batch of prompts must be a List<String>; found a "
+                            + (o == null ? "null" : o.getClass().getSimpleName()));
+                }
+            }
+            return list;
+        }
+        throw new IllegalArgumentException("input must be a prompt (String), prompts (List<String>) or tokens (Tensor); got "
+                + (input == null ? "null" : input.getClass().getSimpleName()));
     }
 
     /** A tensor handle from a result node {@code {"$tensor": id, "shape": .., "dtype": .., "device": ..}}. */

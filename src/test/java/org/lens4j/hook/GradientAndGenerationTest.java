@@ -28,6 +28,8 @@ import org.lens4j.Model;
 import org.lens4j.Names;
 import org.lens4j.Scope;
 import org.lens4j.Tensor;
+import org.lens4j.Slice;
+import org.lens4j.HookSet;
 
 /** Gradients in the cache and backward hooks (attribution patching), and generation with hooks on. */
 class GradientAndGenerationTest {
@@ -97,7 +99,7 @@ class GradientAndGenerationTest {
                         seen.add(hook);
                         return null;
                     }),
-                    Hook.at(name).backward().positions(Slice.of(0, 3)).zero());
+                    Hook.at(name).backward().positions(Slice.range(0, 3)).zero());
             assertMatches("bwd/captured", run.captures().get(name + "_grad"));
             assertMatches("bwd/blocks.0.hook_resid_mid_grad", run.grad("blocks.0.hook_resid_mid"));
             assertEquals(List.of(new HookPoint(name, 1, Direction.BACKWARD)), seen);

@@ -27,6 +27,8 @@ import org.lens4j.Run;
 import org.lens4j.RunOptions.ReturnType;
 import org.lens4j.Scope;
 import org.lens4j.Tensor;
+import org.lens4j.Slice;
+import org.lens4j.HookSet;
 
 /**
  * Every declarative action and selector, and the seeds' hooks, from Java equal the same hook
@@ -59,7 +61,7 @@ class HookActionsTest {
             Tensor srcFull = HookFixtures.refTensor("in/src_full");
             Map<String, Hook[]> cases = new LinkedHashMap<>();
             cases.put("zero_head_pos", new Hook[] {Hook.at("blocks.1.attn.hook_z").positions(-1).heads(1).zero()});
-            cases.put("zero_range_batch", new Hook[] {Hook.at("blocks.0.hook_resid_pre").batch(1).positions(Slice.of(1, 4)).zero()});
+            cases.put("zero_range_batch", new Hook[] {Hook.at("blocks.0.hook_resid_pre").batch(1).positions(Slice.range(1, 4)).zero()});
             cases.put("mean_dim0_pos_list", new Hook[] {Hook.at("blocks.0.hook_resid_mid").positions(0, 2).mean(0)});
             cases.put("mean_source", new Hook[] {Hook.at("resid_pre", 1).positions(-1).meanFrom(vec)});
             cases.put("mean_from_cache", new Hook[] {Hook.at("blocks.1.hook_mlp_out").meanFrom(clean, 0)});
@@ -234,7 +236,7 @@ class HookActionsTest {
                 Run run = model.runWithCache(tokens, Names.of("blocks.1.hook_attn_out"));
                 assertMatches("ablated/logits", run.logits());
                 assertMatches("ablated/blocks.1.hook_attn_out", run.cache().get("blocks.1.hook_attn_out"));
-                assertEquals(1, Hooks.attached(model).size());
+                assertEquals(1, model.attachedHooks().size());
             }
             assertNoHooks(model);
             HookSet added = model.addHook(ablate);

@@ -23,16 +23,15 @@ import org.junit.jupiter.api.Test;
 import org.lens4j.Model;
 
 /**
- * {@code org.lens4j.hook} is the hook vocabulary; {@link Model} runs hooks. Checked over the
- * compiled classes with the JDK's {@code jdeps -verbose:class}.
+ * {@code org.lens4j.hook} is the hook vocabulary (values and result records); {@link Model} runs
+ * hooks, through package-private classes of {@code org.lens4j}. Checked over the compiled
+ * classes with the JDK's {@code jdeps -verbose:class}.
  *
- * <p>The rule: <b>no class of {@code org.lens4j.hook} refers to a root-package class that itself
- * refers to {@code org.lens4j.hook}</b> (today that root set is {@code Model} alone), so the two
- * packages never import each other class by class. Hook classes may still use root value types
- * that know nothing of hooks ({@code Tensor}, {@code Names}, {@code ActName}, {@code Lens} for
- * engine calls): a package-level cycle remains through those, by design, until the plumbing moves
- * to an internal package (issue 17 item 1). The engine access the runner needs goes through
- * {@link HookTarget}, which {@code Model} implements.
+ * <p>The rule: <b>no class of {@code org.lens4j.hook} refers to {@code org.lens4j.Model},
+ * {@code org.lens4j.Lens}, anything in {@code org.lens4j.internal} or {@code org.lens4j.engine},
+ * or a root-package class that itself refers to {@code org.lens4j.hook}</b> (Model, HookSet and
+ * the hook runner). Hook values may use root value types that know nothing of hooks
+ * ({@code Tensor}, {@code Names}, {@code ActName}, {@code Slice}, {@code RunOptions}).
  *
  * <p>And no main source decides anything by a lens4j type's {@code toString()}: a scan of
  * {@code src/main/java} for {@code toString().startsWith(}, {@code .equals(}, {@code .contains(},
@@ -52,24 +51,60 @@ class HookBoundaryTest {
     private static final Pattern EDGE = Pattern.compile("^\\s+(org\\.lens4j\\.\\S+)\\s+->\\s+(org\\.lens4j\\.\\S+)");
 
     @Test
-    void noHookClassRefersToARootClassThatRefersBackToHook() throws Exception {
+    void hookClassesReferToNoRunnerEngineOrInternalClass() throws Exception {
         Map<String, Set<String>> deps = classDependencies();
+        // The check must bite: jdeps sees the hook classes, the edges the rule forbids exist elsewhere
+        // (Model runs hooks and calls the engine), and the rule flags such an edge when one is fed to it.
         assertTrue(deps.keySet().stream().anyMatch(c -> c.startsWith("org.lens4j.hook.")), "jdeps saw no hook class: " + deps.keySet());
-        Set<String> rootUsingHook = new TreeSet<>();
-        deps.forEach((from, tos) -> {
-            if (isRoot(from) && tos.stream().anyMatch(HookBoundaryTest::isHook)) {
-                rootUsingHook.add(from);
-            }
-        });
-        // The check must bite: Model runs hooks, so it refers to hook/ and belongs to the set.
-        assertTrue(rootUsingHook.contains(Model.class.getName()), "jdeps should show Model -> org.lens4j.hook: " + rootUsingHook);
-        List<String> back = new ArrayList<>();
+        Set<String> rootUsingHook = rootClassesUsingHook(deps);
+        assertTrue(rootUsingHook.containsAll(Set.of(Model.class.getName(), "org.lens4j.HookSet", "org.lens4j.HookRunner", "org.lens4j.HookWire")),
+                "jdeps should show Model and the hook runner -> org.lens4j.hook: " + rootUsingHook);
+        assertTrue(deps.getOrDefault(Model.class.getName(), Set.of()).stream().anyMatch(c -> c.startsWith("org.lens4j.internal.")),
+                "jdeps should show Model -> org.lens4j.internal: " + deps.get(Model.class.getName()));
+        assertTrue(deps.getOrDefault("org.lens4j.HookWire", Set.of()).stream().anyMatch(c -> c.startsWith("org.lens4j.engine.")),
+                "jdeps should show HookWire -> org.lens4j.engine (Blob): " + deps.get("org.lens4j.HookWire"));
+        Map<String, Set<String>> bad = new TreeMap<>(deps);
+        bad.put("org.lens4j.hook.Example", Set.of("org.lens4j.Lens", "org.lens4j.internal.Ops", "org.lens4j.engine.Blob",
+                "org.lens4j.Model", "org.lens4j.Tensor"));
+        assertEquals(List.of("org.lens4j.hook.Example -> org.lens4j.Lens", "org.lens4j.hook.Example -> org.lens4j.Model",
+                "org.lens4j.hook.Example -> org.lens4j.engine.Blob", "org.lens4j.hook.Example -> org.lens4j.internal.Ops"),
+                violations(bad), "the rule must flag forbidden edges (and only those)");
+
+        assertEquals(List.of(), violations(deps), "org.lens4j.hook must know nothing of Model, Lens, the engine or lens4j's internals; "
+                + "root classes that refer to it: " + rootUsingHook);
+    }
+
+    /** Every edge from a hook class to a class the rule forbids, as "from -> to", sorted. */
+    private static List<String> violations(Map<String, Set<String>> deps) {
+        Set<String> rootUsingHook = rootClassesUsingHook(deps);
+        List<String> out = new ArrayList<>();
         deps.forEach((from, tos) -> {
             if (isHook(from)) {
-                tos.stream().filter(rootUsingHook::contains).forEach(to -> back.add(from + " -> " + to));
+                tos.stream().filter(to -> forbidden(to, rootUsingHook)).sorted().forEach(to -> out.add(from + " -> " + to));
             }
         });
-        assertEquals(List.of(), back, "org.lens4j.hook must not refer to root classes that refer to it " + rootUsingHook);
+        return out;
+    }
+
+    private static boolean forbidden(String to, Set<String> rootUsingHook) {
+        return to.equals("org.lens4j.Model") || to.equals("org.lens4j.Lens") || to.startsWith("org.lens4j.internal.")
+                || to.startsWith("org.lens4j.engine.") || rootUsingHook.contains(to) || rootUsingHook.contains(outer(to));
+    }
+
+    /** Root classes (and their nested classes) that refer to a hook class. */
+    private static Set<String> rootClassesUsingHook(Map<String, Set<String>> deps) {
+        Set<String> out = new TreeSet<>();
+        deps.forEach((from, tos) -> {
+            if (isRoot(from) && tos.stream().anyMatch(HookBoundaryTest::isHook)) {
+                out.add(outer(from));
+            }
+        });
+        return out;
+    }
+
+    private static String outer(String cls) {
+        int dollar = cls.indexOf('$');
+        return dollar < 0 ? cls : cls.substring(0, dollar);
     }
 
     @Test

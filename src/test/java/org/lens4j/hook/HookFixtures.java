@@ -157,6 +157,6 @@ final class HookFixtures {
 
     /** The model carries no hook (checked through hooks.list). */
     static void assertNoHooks(Model model) {
-        assertEquals(java.util.Map.of(), Hooks.attached(model), "hooks were left on the model");
+        assertEquals(java.util.Map.of(), model.attachedHooks(), "hooks were left on the model");
     }
 }

@@ -22,6 +22,9 @@ import org.lens4j.Names;
 import org.lens4j.Scope;
 import org.lens4j.Tensor;
 import org.lens4j.ErrorKind;
+import org.lens4j.Slice;
+import org.lens4j.HookSet;
+import org.lens4j.Input;
 
 /** Hooks checked before the run; added, permanent and scoped hooks; resets; nothing left behind after any failure. */
 class HookLifecycleTest {
@@ -71,12 +74,12 @@ class HookLifecycleTest {
                     () -> model.runWithHooks(tokens, Hook.at("blocks.0.hook_resid_pre").set(lens.tensor(new float[15], 3, 5))));
             assertEquals(ErrorKind.SHAPE_MISMATCH, shape.kind());
             // a filter sweeps past gated points and hooks each point once; resolve runs nothing
-            List<HookPoint> points = Hooks.resolve(model, Hook.at(Names.glob("blocks.*.attn.hook_*")).capture());
+            List<HookPoint> points = model.resolveHooks(Hook.at(Names.glob("blocks.*.attn.hook_*")).capture());
             assertTrue(points.stream().anyMatch(p -> p.name().equals("blocks.1.attn.hook_z")));
             assertFalse(points.stream().anyMatch(p -> p.name().endsWith("hook_result")));
             assertEquals(points.size(), points.stream().map(HookPoint::name).distinct().count());
             assertEquals(List.of(new HookPoint("blocks.1.attn.hook_z", 1, Direction.BACKWARD)),
-                    Hooks.resolve(model, Hook.at(ActName.of("z", 1)).backward().zero()));
+                    model.resolveHooks(Hook.at(ActName.of("z", 1)).backward().zero()));
             // backward hooks in a forward-only run
             assertThrows(InvalidInputException.class, () -> model.runWithHooks(tokens, Hook.at(ActName.of("z", 1)).backward().zero()));
         }
@@ -105,7 +108,7 @@ class HookLifecycleTest {
             assertEquals(1, model.resetHooks());
             assertTrue(temporary.isRemoved());
             assertFalse(permanent.isRemoved());
-            assertEquals(Map.of("blocks.0.hook_in", new Hooks.Attached(1, 0, 1)), Hooks.attached(model));
+            assertEquals(Map.of("blocks.0.hook_in", new Attached(1, 0, 1)), model.attachedHooks());
             assertMatches("plain", model.logits(tokens));
             assertEquals(0, temporary.remove());
 
@@ -129,7 +132,7 @@ class HookLifecycleTest {
             RuntimeException thrown = assertThrows(RuntimeException.class, () -> {
                 try (HookSet on = model.hooks(Hook.at("blocks.1.attn.hook_z").positions(-1).heads(1).zero(),
                         Hook.at("blocks.0.hook_resid_pre").java((a, h) -> null))) {
-                    assertEquals(2, Hooks.attached(model).size());
+                    assertEquals(2, model.attachedHooks().size());
                     assertMatches("case/zero_head_pos", model.logits(tokens));
                     throw failure;
                 }
@@ -143,10 +146,61 @@ class HookLifecycleTest {
             // a failing run while a scope is open leaves the scope's hooks, and closing removes them
             try (HookSet on = model.hooks(Hook.at("blocks.1.attn.hook_z").positions(-1).heads(1).zero())) {
                 assertThrows(InvalidInputException.class, () -> model.runWithHooks(tokens, Hook.at("blocks.0.hook_resid_pre").positions(99).zero()));
-                assertEquals(1, Hooks.attached(model).size());
+                assertEquals(1, model.attachedHooks().size());
             }
             assertMatches("plain", model.logits(tokens));
         }
+    }
+
+    @Test
+    void sliceSelectionsAndTypedInputsReachTheRegionsTransformerLensDoes() {
+        try (Scope scope = lens.scope()) {
+            Tensor tokens = model.toTokens(PROMPTS);
+            // Slice.at(i) keeps the axis in a hook: the same region as positions(-1).heads(1), checked against TransformerLens
+            assertMatches("case/zero_head_pos", model.runWithHooks(Input.of(tokens),
+                    Hook.at("blocks.1.attn.hook_z").positions(Slice.at(-1)).heads(Slice.at(1)).zero()));
+            // a stepped range and an index list: heads 1 and 3, positions 1 and 5
+            assertMatches("case/scale_attn_scores", model.runWithHooks(tokens,
+                    Hook.at("blocks.0.attn.hook_attn_scores").heads(Slice.range(1, 4, 2)).positions(Slice.indices(1, 5)).scale(3.0)));
+            // prompts given as an Input, as a List<String> and as their tokens run the same model input
+            assertMatches("case/zero_head_pos", model.runWithHooks(Input.of(PROMPTS), Hook.at("blocks.1.attn.hook_z").positions(-1).heads(1).zero()));
+            assertMatches("case/zero_head_pos", model.runWithHooks(PROMPTS, Hook.at("blocks.1.attn.hook_z").positions(-1).heads(1).zero()));
+            // Slice.all() selects everything, as leaving the selector out does
+            assertMatches("plain", model.runWithHooks(tokens, Hook.at("blocks.0.hook_resid_pre").positions(Slice.all()).scale(1.0)));
+        }
+    }
+
+    @Test
+    void hooksShowWhatTheyHoldAsData() {
+        Hook h = Hook.at(ActName.of("z", 9)).batch(0).positions(Slice.range(1, 4)).heads(9, 10).scale(0.5).capture("z");
+        assertEquals(List.of("blocks.9.attn.hook_z"), h.names());
+        assertTrue(h.filter().isEmpty());
+        assertEquals(Slice.indices(0), h.selectedBatch());
+        assertEquals(Slice.range(1, 4), h.selectedPositions());
+        assertEquals(Slice.indices(9, 10), h.selectedHeads());
+        assertEquals(List.of(), h.selectedPositionsPerPrompt());
+        assertEquals(List.of(new Hook.Action("scale", Map.of("factor", 0.5)), new Hook.Action("capture", Map.of("key", "z"))), h.actions());
+        Hook perPrompt = Hook.at(Names.only("resid_pre")).positionsPerPrompt(new int[] {1, 3}, new int[] {2}).backward().zero();
+        assertEquals(List.of(), perPrompt.names());
+        assertTrue(perPrompt.filter().isPresent());
+        assertEquals(Direction.BACKWARD, perPrompt.direction());
+        assertEquals(List.of(List.of(1, 3), List.of(2)), perPrompt.selectedPositionsPerPrompt());
+        assertEquals(Slice.all(), perPrompt.selectedPositions());
+        assertEquals(Slice.all(), perPrompt.selectedHeads());
+        // per-prompt positions and a positions selector replace each other
+        assertEquals(List.of(), perPrompt.positions(-1).selectedPositionsPerPrompt());
+        assertEquals(Slice.indices(-1), perPrompt.positions(-1).selectedPositions());
+
+        Backward diff = Backward.logitDiff(new int[] {5, 6}, new int[] {7, 8}).atPosition(-2);
+        assertEquals(Backward.Kind.LOGIT_DIFF, diff.kind());
+        assertEquals(List.of(5, 6), diff.good());
+        assertEquals(List.of(7, 8), diff.bad());
+        assertEquals(-2, diff.position());
+        assertTrue(diff.metric().isEmpty());
+        Backward.Metric metric = logits -> logits.mean();
+        assertEquals(metric, Backward.metric(metric).metric().orElseThrow());
+        assertEquals(Backward.Kind.LOSS, Backward.loss().kind());
+        assertThrows(IllegalStateException.class, () -> Backward.loss().atPosition(0));
     }
 
     @Test
@@ -162,10 +216,10 @@ class HookLifecycleTest {
         assertEquals(Direction.FORWARD, zero.direction());
         assertEquals("Hook[blocks.0.hook_resid_pre pos=[[1, 3], [2]]: capture(key=x, append=true)]",
                 Hook.at("blocks.0.hook_resid_pre").positionsPerPrompt(new int[] {1, 3}, new int[] {2}).captureEach("x").toString());
-        assertEquals("Hook[blocks.0.hook_resid_pre pos=1:4: zero]", Hook.at("blocks.0.hook_resid_pre").positions(Slice.of(1, 4)).zero().toString());
+        assertEquals("Hook[blocks.0.hook_resid_pre pos=1:4: zero]", Hook.at("blocks.0.hook_resid_pre").positions(Slice.range(1, 4)).zero().toString());
         assertThrows(IllegalArgumentException.class, () -> Hook.at(new String[0]));
         assertThrows(IllegalArgumentException.class, () -> base.heads());
         assertThrows(IllegalArgumentException.class, () -> base.scale(Double.NaN));
-        assertThrows(IllegalArgumentException.class, () -> Slice.of(0, 3).withStep(0));
+        assertThrows(IllegalArgumentException.class, () -> Slice.range(0, 3, 0));
     }
 }

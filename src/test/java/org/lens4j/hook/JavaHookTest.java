@@ -27,6 +27,7 @@ import org.lens4j.Model;
 import org.lens4j.Names;
 import org.lens4j.Scope;
 import org.lens4j.Tensor;
+import org.lens4j.HookSet;
 
 /** Java lambda hooks through the callback path: read, modify in place, replace, nest calls, fail cleanly. */
 class JavaHookTest {
@@ -184,7 +185,7 @@ class JavaHookTest {
                         Hook.at("blocks.1.hook_resid_pre").java((a, h) -> {
                             throw new IllegalArgumentException("no");
                         })));
-                assertEquals(java.util.Map.of("blocks.0.hook_in", new Hooks.Attached(1, 0, 1)), Hooks.attached(model));
+                assertEquals(java.util.Map.of("blocks.0.hook_in", new Attached(1, 0, 1)), model.attachedHooks());
             }
             // the worker is fine afterwards
             assertMatches("plain", model.logits(tokens));

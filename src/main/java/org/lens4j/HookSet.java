@@ -1,13 +1,13 @@
-package org.lens4j.hook;
+package org.lens4j;
 
-import org.lens4j.Handle;
-import org.lens4j.internal.LensAccess;
 import com.fasterxml.jackson.databind.JsonNode;
-import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
-import org.lens4j.Lens;
+import org.lens4j.hook.Captures;
+import org.lens4j.hook.Direction;
+import org.lens4j.hook.Hook;
+import org.lens4j.hook.HookPoint;
 
 /**
  * Hooks attached to a model until removed: they fire in every later run of the model
@@ -20,6 +20,10 @@ import org.lens4j.Lens;
  * permanent ones too (TransformerLens' {@code add_hook} / {@code add_perma_hook} /
  * {@code reset_hooks}). Dropping the Java object does not remove the hooks.
  *
+ * <p>It lives in {@code org.lens4j}, beside {@link Model}, because it is a handle to hooks
+ * installed in the engine: reading its captures and removing it call the engine, which the
+ * hook vocabulary ({@code org.lens4j.hook}) never does.
+ *
  * <pre>{@code
  * // seed 001, "Backup Name Mover Heads": ablate a head, then cache the ablated model
  * try (HookSet ablation = model.hooks(Hook.at(ActName.of("z", 9)).positions(-1).heads(9).zero())) {
@@ -31,27 +35,27 @@ import org.lens4j.Lens;
  * }</pre>
  */
 public final class HookSet implements AutoCloseable {
-    private final HookTarget model;
+    private final HookRunner runner;
     private final Handle handle;
     private final boolean permanent;
     private final List<HookPoint> points;
     private final Map<Direction, List<Long>> callbacks;
     private boolean removed;
 
-    HookSet(HookTarget model, JsonNode node, Map<Direction, List<Long>> callbacks) {
-        this.model = model;
-        this.handle = LensAccess.ops(model.lens()).object(node);
+    HookSet(HookRunner runner, JsonNode node, Map<Direction, List<Long>> callbacks) {
+        if (!node.has("$h")) {
+            throw new IllegalArgumentException("not a hook set in the op's result: " + node);
+        }
+        this.runner = runner;
+        this.handle = new PyObject(runner.model().lens(), node.get("$h").asLong(), node.path("type").asText("object"));
         this.permanent = node.path("permanent").asBoolean();
-        List<HookPoint> p = new ArrayList<>();
-        node.path("hooks").forEach(h -> p.add(new HookPoint(h.path("name").asText(),
-                h.path("layer").canConvertToInt() ? h.path("layer").asInt() : null, Direction.fromWire(h.path("dir").asText()))));
-        this.points = List.copyOf(p);
+        this.points = HookWire.points(node.path("hooks"));
         this.callbacks = new EnumMap<>(callbacks);
     }
 
-    /** The model these hooks are on (a {@code Model}; typed as {@link HookTarget} so that hook/ does not import it). */
-    public HookTarget model() {
-        return model;
+    /** The model these hooks are on. */
+    public Model model() {
+        return runner.model();
     }
 
     /** Whether only {@code resetHooks(true, ...)} removes these hooks (besides {@link #close()}). */
@@ -77,8 +81,9 @@ public final class HookSet implements AutoCloseable {
         if (removed && handle.isClosed()) {
             return Captures.empty();
         }
-        JsonNode v = LensAccess.ops(model.lens()).call("hooks.captures", Map.of("hook_set", handle.ref())).value();
-        return Captures.of(model.lens(), v);
+        Lens lens = model().lens();
+        JsonNode v = lens.call("hooks.captures", Map.of("hook_set", handle.ref()), List.of(), null).value();
+        return HookWire.captures(lens, v);
     }
 
     /** Remove the hooks; returns how many were still attached (0 after a reset or a second call). */
@@ -87,17 +92,17 @@ public final class HookSet implements AutoCloseable {
             return 0;
         }
         removed = true;
-        Lens lens = model.lens();
+        Lens lens = model().lens();
         try {
             if (handle.isClosed() || !lens.isAlive()) {
                 return 0;
             }
-            int n = LensAccess.ops(lens).call("hooks.remove", Map.of("hook_set", handle.ref())).value().asInt();
+            int n = lens.call("hooks.remove", Map.of("hook_set", handle.ref()), List.of(), null).value().asInt();
             handle.close();
             return n;
         } finally {
             unregister(Direction.BOTH);
-            Hooks.forget(this);
+            runner.forget(this);
         }
     }
 
@@ -115,7 +120,7 @@ public final class HookSet implements AutoCloseable {
     private void unregister(Direction direction) {
         callbacks.entrySet().removeIf(e -> {
             if (direction == Direction.BOTH || e.getKey() == direction) {
-                e.getValue().forEach(id -> LensAccess.ops(model.lens()).unregister(id));
+                e.getValue().forEach(id -> model().lens().unregisterCallback(id));
                 return true;
             }
             return false;
