@@ -234,7 +234,7 @@ public final class Ablation {
      * @param corruptedMetric the metric on the corrupted run (unnormalized)
      */
     public record HeadAblation(String method, double[][] scores, boolean normalized, int[] positions, double cleanMetric,
-                               double corruptedMetric) {
+                               double corruptedMetric) implements org.lens4j.data.ResultTable.Source {
         public double score(Head head) {
             return scores[head.layer()][head.head()];
         }
@@ -247,6 +247,12 @@ public final class Ablation {
         /** Seed 004's layer x head heatmap (RdBu around 0; heads not ablated left blank). */
         public Html figure(Lens lens) {
             return HeadDetector.headHeatmap(lens, scores, "Logit difference after " + method + " ablation" + (normalized ? " (normalized)" : ""));
+        }
+
+        /** One row per head, labelled with the method. */
+        @Override
+        public org.lens4j.data.ResultTable table() {
+            return org.lens4j.data.ResultTable.heads(scores, method);
         }
 
         @Override
@@ -272,7 +278,7 @@ public final class Ablation {
      *     null without categories
      */
     public record Comparison(List<String> methods, double[][][] scores, int[] positions, double cleanMetric, double corruptedMetric,
-                             Map<String, Map<String, Integer>> categoryDifference) {
+                             Map<String, Map<String, Integer>> categoryDifference) implements org.lens4j.data.ResultTable.Source {
         /** One method's grid, [layer][head]. */
         public double[][] scores(Method method) {
             int i = methods.indexOf(method.wire());
@@ -289,6 +295,12 @@ public final class Ablation {
                 out.add(HeadDetector.headHeatmap(lens, scores[i], "Logit difference after " + methods.get(i) + " ablation (normalized)"));
             }
             return out;
+        }
+
+        /** One row per method and head, method by method, labelled with the method. */
+        @Override
+        public org.lens4j.data.ResultTable table() {
+            return org.lens4j.data.ResultTable.heads(methods, scores);
         }
 
         @Override

@@ -13,6 +13,7 @@ import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.Tensor;
+import org.lens4j.data.ResultTable;
 import org.lens4j.viz.Figures;
 import org.lens4j.viz.HeatmapOptions;
 import org.lens4j.viz.Html;
@@ -288,7 +289,7 @@ public final class DirectLogitAttribution {
      *     where the unembedding is the model's output
      */
     public record Attribution(String by, List<String> labels, double[] values, double[][] perPrompt, double logitDiff,
-                              int[][] answerTokenIds, int nLayers, int nHeads, String outputTransform) {
+                              int[][] answerTokenIds, int nLayers, int nHeads, String outputTransform) implements ResultTable.Source {
 
         /** An attribution of a model without a post-unembedding transform. */
         public Attribution(String by, List<String> labels, double[] values, double[][] perPrompt, double logitDiff,
@@ -341,6 +342,12 @@ public final class DirectLogitAttribution {
                 throw new InvalidInputException("no component labelled '" + label + "'; labels: " + labels);
             }
             return values[i];
+        }
+
+        /** One row per component: its layer and head as the label names them ("L3H1", "3_attn_out"), the mean over prompts. */
+        @Override
+        public ResultTable table() {
+            return ResultTable.components(labels, values);
         }
 
         /** The {@code k} components with the largest values, largest first, as "label=value". */

@@ -132,7 +132,7 @@ public final class HeadDetector {
      * @param scores [layer][head]; -1 for heads not scored
      * @param nSequences how many sequences were averaged
      */
-    public record Scores(String pattern, double[][] scores, int nSequences) {
+    public record Scores(String pattern, double[][] scores, int nSequences) implements org.lens4j.data.ResultTable.Source {
         /** The score of one head. */
         public double score(Head head) {
             if (head.layer() >= scores.length || head.head() >= scores[0].length) {
@@ -149,6 +149,12 @@ public final class HeadDetector {
         /** A layer x head heatmap, as seed 004 plots detect_head's scores. */
         public Html figure(Lens lens) {
             return headHeatmap(lens, scores, pattern + " scores");
+        }
+
+        /** One row per head, labelled with the pattern. */
+        @Override
+        public org.lens4j.data.ResultTable table() {
+            return org.lens4j.data.ResultTable.heads(scores, pattern);
         }
 
         @Override
@@ -228,11 +234,19 @@ public final class HeadDetector {
      * double[][] induction = HeadDetector.repeatedTokenScores(model, HeadDetector.repeatedRandomTokens(model, 50, 2, 0), 50).induction();
      * }</pre>
      */
-    public record RepeatedTokenScores(int seqLen, double[][] previousToken, double[][] duplicateToken, double[][] induction) {
+    public record RepeatedTokenScores(int seqLen, double[][] previousToken, double[][] duplicateToken, double[][] induction)
+            implements org.lens4j.data.ResultTable.Source {
         /** Seed 001's three layer x head heatmaps: previous-token, duplicate-token, induction. */
         public List<Html> figures(Lens lens) {
             return List.of(headHeatmap(lens, previousToken, "Previous token scores"), headHeatmap(lens, duplicateToken, "Duplicate token scores"),
                     headHeatmap(lens, induction, "Induction scores"));
+        }
+
+        /** One row per head and score, the grids labelled "previous_token", "duplicate_token", "induction" in turn. */
+        @Override
+        public org.lens4j.data.ResultTable table() {
+            return org.lens4j.data.ResultTable.heads(List.of("previous_token", "duplicate_token", "induction"),
+                    new double[][][] {previousToken, duplicateToken, induction});
         }
 
         @Override

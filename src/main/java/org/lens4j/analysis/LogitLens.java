@@ -195,7 +195,7 @@ public final class LogitLens {
     public record Result(String source, List<String> labels, int[] rows, int[] positions, List<List<String>> strTokens,
                          long[][][][] topTokenIds, String[][][][] topTokens, double[][][][] topProbs, double[][][] kl,
                          Integer targetId, double[][][] targetProbs, long[][][] targetRanks, String outputTransform,
-                         boolean outputTransformApplied) {
+                         boolean outputTransformApplied) implements org.lens4j.data.ResultTable.Source {
 
         /** A result of a model without a post-unembedding transform. */
         public Result(String source, List<String> labels, int[] rows, int[] positions, List<List<String>> strTokens,
@@ -256,6 +256,21 @@ public final class LogitLens {
             if (prompt < 0 || prompt >= strTokens.size()) {
                 throw new InvalidInputException("prompt " + prompt + " is out of range: the lens holds " + strTokens.size() + " prompt(s)");
             }
+        }
+
+        /** The KL grid of a one-prompt lens, one row per (lens row, position); a lens of several prompts needs {@link #table(int)}. */
+        @Override
+        public org.lens4j.data.ResultTable table() {
+            if (strTokens.size() != 1) {
+                throw new IllegalArgumentException("this lens holds " + strTokens.size()
+                        + " prompts and a row has no prompt column: use result.table(prompt) for one of them");
+            }
+            return table(0);
+        }
+
+        /** The KL grid of one prompt of the lens: one row per (lens row, position), labelled with the row ("3_pre"). */
+        public org.lens4j.data.ResultTable table(int prompt) {
+            return org.lens4j.data.ResultTable.byPosition(labels, positions, kl, prompt);
         }
 
         @Override

@@ -66,7 +66,7 @@ public final class Patching {
      */
     public record Result(String kind, List<String> axes, int[] shape, double[] values, List<String> patchTypes,
                          List<List<String>> tokens, double cleanValue, double corruptedValue, String method, double seconds,
-                         FastPath fastPath) {
+                         FastPath fastPath) implements org.lens4j.data.ResultTable.Source {
 
         /** A result that records only its method. */
         public Result(String kind, List<String> axes, int[] shape, double[] values, List<String> patchTypes,
@@ -153,6 +153,12 @@ public final class Patching {
             HeatmapOptions options = HeatmapOptions.titled(what + title)
                     .withX(x).withXaxis(positions ? "token_index" : columnAxes.get(0)).withYaxis("layer");
             return Figures.imshow(lens, grid, options);
+        }
+
+        /** One row per cell: the layer, position and head axes as columns, labelled by patch type or the clean prompt's token. */
+        @Override
+        public org.lens4j.data.ResultTable table() {
+            return org.lens4j.data.ResultTable.axes(axes, shape, values, patchTypes, tokens.isEmpty() ? List.of() : tokens.get(0));
         }
 
         @Override

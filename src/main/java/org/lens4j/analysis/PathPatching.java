@@ -79,7 +79,7 @@ public final class PathPatching {
      */
     public record Result(Map<String, Object> receivers, Direction direction, double[][] values, List<List<String>> tokens,
                          double cleanValue, double corruptedValue, double baseValue, String method, double seconds,
-                         FastPath fastPath) {
+                         FastPath fastPath) implements org.lens4j.data.ResultTable.Source {
 
         /** A result that records only its method. */
         public Result(Map<String, Object> receivers, Direction direction, double[][] values, List<List<String>> tokens,
@@ -105,6 +105,12 @@ public final class PathPatching {
         /** The layer x head heatmap, as seed 002 draws it. */
         public Html figure(Lens lens) {
             return HeadDetector.headHeatmap(lens, values, "Path patching (" + direction.name().toLowerCase() + ") into " + receivers);
+        }
+
+        /** One row per sender head, labelled "L1H2". */
+        @Override
+        public org.lens4j.data.ResultTable table() {
+            return org.lens4j.data.ResultTable.heads(values);
         }
 
         @Override

@@ -64,7 +64,7 @@ public final class PromptMeasures {
      * An activation patching sweep per prompt pair ("patching/" + the kind, e.g.
      * "patching/resid_pre"): the normalized logit difference with each cell's clean activation
      * patched into the corrupted run, one row per cell (layer, position or head, the clean
-     * prompt's token as label), as {@link Patching#sweep} and {@link ResultTable#of(Patching.Result)}
+     * prompt's token as label), as {@link Patching#sweep} and {@link ResultTable#of(ResultTable.Source)}
      * give them. Each record needs a corrupted prompt of the same token length, and answers.
      */
     public static PromptMeasure patching(Patching.Kind kind) {

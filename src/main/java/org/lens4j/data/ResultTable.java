@@ -1,6 +1,11 @@
 package org.lens4j.data;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
+import com.fasterxml.jackson.core.json.JsonWriteFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -8,45 +13,39 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.lens4j.analysis.Ablation;
-import org.lens4j.analysis.AnalysisJson;
-import org.lens4j.analysis.DirectLogitAttribution;
-import org.lens4j.analysis.Head;
-import org.lens4j.analysis.HeadDetector;
-import org.lens4j.analysis.LogitLens;
-import org.lens4j.analysis.PathPatching;
-import org.lens4j.analysis.Patching;
 
 /**
  * Grid-shaped analysis results as long-format tables: one {@link ResultRow} per cell, written as
  * CSV or JSON lines, or kept as a Jackson-friendly {@code List<ResultRow>} ({@link #rows()}).
  *
- * <p>What the columns hold, per result (every cell becomes a row, NaN cells included):
+ * <p>A result becomes a table by implementing {@link Source}: its {@code table()} lays its grid
+ * out with one of the building blocks below, which fix what the columns hold (every cell becomes
+ * a row, NaN cells included). {@link #of(Source)} is the one entry point for every result, so a
+ * new analysis needs no new method here, and this package knows nothing of the analyses.
  * <table>
- * <caption>columns per result type</caption>
- * <tr><th>result</th><th>layer</th><th>position</th><th>head</th><th>label</th><th>value</th></tr>
- * <tr><td>{@link Patching.Result}</td><td>layer axis</td><td>pos (or dest_pos) axis</td><td>head (or head_index) axis</td>
- *     <td>the patch type of a *_every sweep ("resid_pre", "out", "q", ...); else "src_pos=N" for the dest x src
- *     pattern sweep; else the clean prompt's (first prompt's) token at the position, such as " Mary"; else the
- *     head, "L1H2"</td><td>the metric</td></tr>
- * <tr><td>{@link PathPatching.Result}</td><td>sender layer</td><td>null</td><td>sender head</td><td>"L1H2"</td>
- *     <td>the metric</td></tr>
- * <tr><td>{@link Ablation.HeadAblation}</td><td>layer</td><td>null</td><td>head</td><td>the method ("zero", ...)</td>
- *     <td>the score</td></tr>
- * <tr><td>{@link Ablation.Comparison}</td><td>layer</td><td>null</td><td>head</td><td>the method</td><td>the score</td></tr>
- * <tr><td>{@link HeadDetector.Scores}</td><td>layer</td><td>null</td><td>head</td><td>the pattern ("induction_head")</td>
- *     <td>the score</td></tr>
- * <tr><td>{@link HeadDetector.RepeatedTokenScores}</td><td>layer</td><td>null</td><td>head</td>
- *     <td>"previous_token", "duplicate_token" or "induction"</td><td>the score</td></tr>
- * <tr><td>{@link DirectLogitAttribution.Attribution}</td><td>the component's layer ("L3H1", "L3N7", "3_attn_out"; null
- *     for "embed" and the like)</td><td>null</td><td>the component's head ("L3H1")</td><td>the component</td>
- *     <td>the mean over prompts</td></tr>
- * <tr><td>{@link LogitLens.Result} (one prompt)</td><td>the row's layer ("3_pre"; null for "final_post")</td>
- *     <td>position</td><td>null</td><td>the row ("3_pre")</td><td>KL(final || row)</td></tr>
+ * <caption>columns per building block (and the lens4j results that use it)</caption>
+ * <tr><th>block</th><th>layer</th><th>position</th><th>head</th><th>label</th><th>value</th></tr>
+ * <tr><td>{@link #axes} (Patching.Result)</td><td>layer axis</td><td>pos (or dest_pos) axis</td><td>head (or head_index) axis</td>
+ *     <td>the patch type of a patch_type axis ("resid_pre", "out", "q", ...); else "name=N" for other axes ("src_pos=N" for the
+ *     dest x src pattern sweep); else the token at the position (Patching: the clean prompt's, i.e. the first prompt's, such as
+ *     " Mary"); else the head, "L1H2"</td><td>the cell (the metric)</td></tr>
+ * <tr><td>{@link #heads(double[][])} (PathPatching.Result)</td><td>(sender) layer</td><td>null</td><td>(sender) head</td><td>"L1H2"</td>
+ *     <td>the cell (the metric)</td></tr>
+ * <tr><td>{@link #heads(double[][], String)} (Ablation.HeadAblation: the method, "zero", ...; HeadDetector.Scores: the pattern,
+ *     "induction_head")</td><td>layer</td><td>null</td><td>head</td><td>the given label</td><td>the cell (the score)</td></tr>
+ * <tr><td>{@link #heads(List, double[][][])} (Ablation.Comparison: one grid per method; HeadDetector.RepeatedTokenScores:
+ *     "previous_token", "duplicate_token", "induction")</td><td>layer</td><td>null</td><td>head</td><td>the grid's label</td>
+ *     <td>the cell (the score)</td></tr>
+ * <tr><td>{@link #components} (DirectLogitAttribution.Attribution)</td><td>the component's layer ("L3H1", "L3N7", "3_attn_out";
+ *     null for "embed" and the like)</td><td>null</td><td>the component's head ("L3H1")</td><td>the component</td>
+ *     <td>its value (the mean over prompts)</td></tr>
+ * <tr><td>{@link #byPosition} (LogitLens.Result, one prompt)</td><td>the row's layer ("3_pre"; null for "final_post")</td>
+ *     <td>position</td><td>null</td><td>the row ("3_pre")</td><td>the cell (KL(final || row))</td></tr>
  * </table>
  *
  * <p>The CSV has the header {@code layer,position,head,label,value}, CRLF line ends and RFC 4180
@@ -57,12 +56,13 @@ import org.lens4j.analysis.Patching;
  *
  * <pre>{@code
  * Patching.Result sweep = Patching.sweep(model, clean, corrupted, metric, Patching.Kind.RESID_PRE);
- * ResultTable table = ResultTable.of(sweep);
+ * ResultTable table = ResultTable.of(sweep);                  // or sweep.table()
  * table.writeCsv(Path.of("resid_pre.csv"));                  // pandas.read_csv("resid_pre.csv")
  * table.writeJsonLines(Path.of("resid_pre.jsonl"));
  * List<ResultRow> rows = table.rows();                        // Jackson writes it as a JSON array
  * ResultTable both = table.plus(ResultTable.of(headAblation));
  * ResultTable back = ResultTable.readCsv(Path.of("resid_pre.csv"));
+ * ResultTable mine = ResultTable.heads(new double[][] {{0.1, 0.2}}, "my_score");   // a grid of one's own
  * }</pre>
  *
  * @param rows the rows, in the result's row-major order
@@ -73,6 +73,33 @@ public record ResultTable(List<ResultRow> rows) {
     private static final Pattern HEAD_LABEL = Pattern.compile("L(\\d+)H(\\d+)");
     private static final Pattern COMPONENT_LABEL = Pattern.compile("L(\\d+)[HN]\\d+");
     private static final Pattern LAYER_LABEL = Pattern.compile("(\\d+)_.*");
+    /**
+     * Rows as JSON: the settings of {@code AnalysisJson.MAPPER} that a row's output depends on
+     * (Jackson's defaults, NaN and infinities as strings, unknown properties ignored), kept here
+     * because this package sits below the analyses and must not refer to them.
+     */
+    private static final ObjectMapper JSON = JsonMapper.builder()
+            .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+            .enable(JsonWriteFeature.WRITE_NAN_AS_STRINGS)
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .build();
+
+    /**
+     * A result that can lay itself out as a table; every grid-shaped lens4j analysis result is
+     * one. Implement it on a result of your own with the building blocks of {@link ResultTable}
+     * (or any rows), and {@link ResultTable#of(Source)} takes it.
+     *
+     * <pre>{@code
+     * record MyScores(double[][] grid) implements ResultTable.Source {
+     *     public ResultTable table() { return ResultTable.heads(grid, "my_score"); }
+     * }
+     * ResultTable.of(new MyScores(new double[][] {{0.5}})).toCsv();   // "layer,position,head,label,value\r\n0,,0,my_score,0.5\r\n"
+     * }</pre>
+     */
+    public interface Source {
+        /** This result as rows; never null. */
+        ResultTable table();
+    }
 
     public ResultTable {
         Objects.requireNonNull(rows, "rows");
@@ -96,14 +123,47 @@ public record ResultTable(List<ResultRow> rows) {
 
     // -- results to rows -----------------------------------------------------------------
 
-    public static ResultTable of(Patching.Result result) {
+    /** The table of any result that lays itself out as one (see the table above for the columns). */
+    public static ResultTable of(Source result) {
         Objects.requireNonNull(result, "result");
-        int[] shape = result.shape();
-        List<String> axes = result.axes();
-        List<String> tokens = result.tokens().isEmpty() ? List.of() : result.tokens().get(0);
+        ResultTable table = result.table();
+        if (table == null) {
+            throw new IllegalStateException(result.getClass().getName() + ".table() returned null; a Source returns a table, empty if need be");
+        }
+        return table;
+    }
+
+    /**
+     * A grid with named axes, row-major over {@code shape}: the axes "layer", "pos" or "dest_pos",
+     * "head" or "head_index" fill their columns; the label is the patch type of a "patch_type" axis,
+     * else "name=index" for every other axis, else the position's token, else the head ("L1H2").
+     *
+     * @param axes the axis names, one per dimension
+     * @param shape the grid's size along each axis
+     * @param values the cells, row-major
+     * @param patchTypes the labels of the "patch_type" axis (empty where there is none)
+     * @param tokens a label per position (empty for none; positions beyond it get a null label)
+     */
+    public static ResultTable axes(List<String> axes, int[] shape, double[] values, List<String> patchTypes, List<String> tokens) {
+        Objects.requireNonNull(axes, "axes");
+        Objects.requireNonNull(shape, "shape");
+        Objects.requireNonNull(values, "values");
+        Objects.requireNonNull(patchTypes, "patchTypes");
+        Objects.requireNonNull(tokens, "tokens");
+        if (axes.size() != shape.length) {
+            throw new IllegalArgumentException("axes " + axes + " name " + axes.size() + " dimensions but the shape "
+                    + Arrays.toString(shape) + " has " + shape.length);
+        }
+        long cells = 1;
+        for (int n : shape) {
+            cells *= n;
+        }
+        if (cells != values.length) {
+            throw new IllegalArgumentException("a grid of shape " + Arrays.toString(shape) + " has " + cells + " cells, not "
+                    + values.length + " values");
+        }
         List<ResultRow> out = new ArrayList<>();
         int[] idx = new int[shape.length];
-        double[] values = result.values();
         for (double value : values) {
             Integer layer = null;
             Integer position = null;
@@ -115,14 +175,14 @@ public record ResultTable(List<ResultRow> rows) {
                     case "layer" -> layer = idx[k];
                     case "pos", "dest_pos" -> position = idx[k];
                     case "head", "head_index" -> head = idx[k];
-                    case "patch_type" -> patchType = result.patchTypes().get(idx[k]);
+                    case "patch_type" -> patchType = patchTypes.get(idx[k]);
                     default -> other.add(axes.get(k) + "=" + idx[k]);
                 }
             }
             String label = patchType != null ? patchType
                     : !other.isEmpty() ? String.join(",", other)
                     : position != null ? (position < tokens.size() ? tokens.get(position) : null)
-                    : head != null && layer != null ? Head.of(layer, head).toString()
+                    : head != null && layer != null ? headLabel(layer, head)
                     : null;
             out.add(new ResultRow(layer, position, head, label, value));
             for (int k = idx.length - 1; k >= 0 && ++idx[k] == shape[k]; k--) {
@@ -132,69 +192,77 @@ public record ResultTable(List<ResultRow> rows) {
         return new ResultTable(out);
     }
 
-    public static ResultTable of(PathPatching.Result result) {
-        Objects.requireNonNull(result, "result");
-        return heads(result.values(), (l, h) -> Head.of(l, h).toString());
+    /** A [layer][head] grid, each row labelled with its head as TransformerLens names heads ("L1H2"). */
+    public static ResultTable heads(double[][] grid) {
+        Objects.requireNonNull(grid, "grid");
+        return headRows(grid, (l, h) -> headLabel(l, h));
     }
 
-    public static ResultTable of(Ablation.HeadAblation result) {
-        Objects.requireNonNull(result, "result");
-        return heads(result.scores(), (l, h) -> result.method());
+    /** A [layer][head] grid, every row labelled {@code label} (such as the ablation method or the head pattern). */
+    public static ResultTable heads(double[][] grid, String label) {
+        Objects.requireNonNull(grid, "grid");
+        return headRows(grid, (l, h) -> label);
     }
 
-    public static ResultTable of(Ablation.Comparison result) {
-        Objects.requireNonNull(result, "result");
-        ResultTable t = new ResultTable(List.of());
-        for (int m = 0; m < result.methods().size(); m++) {
-            String method = result.methods().get(m);
-            t = t.plus(heads(result.scores()[m], (l, h) -> method));
+    /** Several [layer][head] grids one after the other, the rows of {@code grids[i]} labelled {@code labels.get(i)}. */
+    public static ResultTable heads(List<String> labels, double[][][] grids) {
+        Objects.requireNonNull(labels, "labels");
+        Objects.requireNonNull(grids, "grids");
+        if (labels.size() != grids.length) {
+            throw new IllegalArgumentException(labels.size() + " labels " + labels + " for " + grids.length + " grids; give one label per grid");
         }
-        return t;
-    }
-
-    public static ResultTable of(HeadDetector.Scores result) {
-        Objects.requireNonNull(result, "result");
-        return heads(result.scores(), (l, h) -> result.pattern());
-    }
-
-    public static ResultTable of(HeadDetector.RepeatedTokenScores result) {
-        Objects.requireNonNull(result, "result");
-        return heads(result.previousToken(), (l, h) -> "previous_token").plus(heads(result.duplicateToken(), (l, h) -> "duplicate_token"))
-                .plus(heads(result.induction(), (l, h) -> "induction"));
-    }
-
-    public static ResultTable of(DirectLogitAttribution.Attribution result) {
-        Objects.requireNonNull(result, "result");
         List<ResultRow> out = new ArrayList<>();
-        for (int i = 0; i < result.values().length; i++) {
-            String label = result.labels().get(i);
-            Matcher m = HEAD_LABEL.matcher(label);
-            out.add(new ResultRow(layerOf(label), null, m.matches() ? Integer.valueOf(m.group(2)) : null, label, result.values()[i]));
+        for (int i = 0; i < grids.length; i++) {
+            out.addAll(heads(grids[i], labels.get(i)).rows());
         }
         return new ResultTable(out);
     }
 
-    /** The KL grid of a single-prompt lens; a lens of several prompts needs {@link #of(LogitLens.Result, int)}. */
-    public static ResultTable of(LogitLens.Result result) {
-        Objects.requireNonNull(result, "result");
-        if (result.strTokens().size() != 1) {
-            throw new IllegalArgumentException("this lens holds " + result.strTokens().size()
-                    + " prompts and a row has no prompt column: use ResultTable.of(result, prompt) for one of them");
-        }
-        return of(result, 0);
-    }
-
-    /** The KL grid of one prompt of the lens: one row per (lens row, position). */
-    public static ResultTable of(LogitLens.Result result, int prompt) {
-        Objects.requireNonNull(result, "result");
-        if (prompt < 0 || prompt >= result.strTokens().size()) {
-            throw new IllegalArgumentException("prompt " + prompt + " is out of range: the lens holds " + result.strTokens().size() + " prompt(s)");
+    /**
+     * One value per component labelled as TransformerLens labels residual components: the layer
+     * comes from "L3H1", "L3N7" or "3_attn_out" (null for "embed", "bias" and the like), the head
+     * from "L3H1".
+     */
+    public static ResultTable components(List<String> labels, double[] values) {
+        Objects.requireNonNull(labels, "labels");
+        Objects.requireNonNull(values, "values");
+        if (labels.size() != values.length) {
+            throw new IllegalArgumentException(labels.size() + " labels for " + values.length + " values; give one label per value");
         }
         List<ResultRow> out = new ArrayList<>();
-        for (int r = 0; r < result.labels().size(); r++) {
-            String label = result.labels().get(r);
-            for (int p = 0; p < result.positions().length; p++) {
-                out.add(new ResultRow(layerOf(label), result.positions()[p], null, label, result.kl()[r][prompt][p]));
+        for (int i = 0; i < values.length; i++) {
+            String label = labels.get(i);
+            Matcher m = HEAD_LABEL.matcher(label);
+            out.add(new ResultRow(layerOf(label), null, m.matches() ? Integer.valueOf(m.group(2)) : null, label, values[i]));
+        }
+        return new ResultTable(out);
+    }
+
+    /**
+     * One prompt of a [row][prompt][position] grid whose rows carry layer labels ("3_pre",
+     * "final_post"): one row per (grid row, position), the grid row's label and layer, the
+     * position from {@code positions}.
+     *
+     * @param labels one per grid row
+     * @param positions the position each index of the position axis stands for
+     * @param grid [row][prompt][position]
+     * @param prompt which prompt, from 0
+     */
+    public static ResultTable byPosition(List<String> labels, int[] positions, double[][][] grid, int prompt) {
+        Objects.requireNonNull(labels, "labels");
+        Objects.requireNonNull(positions, "positions");
+        Objects.requireNonNull(grid, "grid");
+        if (labels.size() != grid.length) {
+            throw new IllegalArgumentException(labels.size() + " labels for a grid of " + grid.length + " rows; give one label per row");
+        }
+        List<ResultRow> out = new ArrayList<>();
+        for (int r = 0; r < labels.size(); r++) {
+            if (prompt < 0 || prompt >= grid[r].length) {
+                throw new IllegalArgumentException("prompt " + prompt + " is out of range: the grid holds " + grid[r].length + " prompt(s)");
+            }
+            String label = labels.get(r);
+            for (int p = 0; p < positions.length; p++) {
+                out.add(new ResultRow(layerOf(label), positions[p], null, label, grid[r][prompt][p]));
             }
         }
         return new ResultTable(out);
@@ -204,7 +272,7 @@ public record ResultTable(List<ResultRow> rows) {
         String of(int layer, int head);
     }
 
-    private static ResultTable heads(double[][] grid, HeadLabel label) {
+    private static ResultTable headRows(double[][] grid, HeadLabel label) {
         List<ResultRow> out = new ArrayList<>();
         for (int l = 0; l < grid.length; l++) {
             for (int h = 0; h < grid[l].length; h++) {
@@ -212,6 +280,11 @@ public record ResultTable(List<ResultRow> rows) {
             }
         }
         return new ResultTable(out);
+    }
+
+    /** A head as TransformerLens names it in labels (and as {@code analysis.Head} prints): "L1H2". */
+    private static String headLabel(int layer, int head) {
+        return "L" + layer + "H" + head;
     }
 
     /** The layer that TransformerLens' component labels name: "L3H1", "L3N7", "3_attn_out", "3_pre"; null for "embed", "final_post". */
@@ -376,12 +449,12 @@ public record ResultTable(List<ResultRow> rows) {
 
     // -- JSON lines ----------------------------------------------------------------------
 
-    /** One JSON object per row and line, as {@link AnalysisJson#MAPPER} writes rows (NaN as "NaN"). */
+    /** One JSON object per row and line, as {@code AnalysisJson.MAPPER} writes rows (NaN as "NaN"). */
     public String toJsonLines() {
         StringBuilder sb = new StringBuilder();
         for (ResultRow r : rows) {
             try {
-                sb.append(AnalysisJson.MAPPER.writeValueAsString(r)).append('\n');
+                sb.append(JSON.writeValueAsString(r)).append('\n');
             } catch (JsonProcessingException e) {
                 throw new IllegalStateException("cannot write " + r + " as JSON", e);
             }
@@ -406,7 +479,7 @@ public record ResultTable(List<ResultRow> rows) {
             for (int i = 0; i < lines.size(); i++) {
                 if (!lines.get(i).isBlank()) {
                     try {
-                        rows.add(AnalysisJson.MAPPER.readValue(lines.get(i), ResultRow.class));
+                        rows.add(JSON.readValue(lines.get(i), ResultRow.class));
                     } catch (JsonProcessingException e) {
                         throw new IllegalArgumentException(file + " line " + (i + 1) + " is not a result row: " + e.getOriginalMessage(), e);
                     }

@@ -62,10 +62,10 @@ class ResultTableTest {
                 List.of(List.of("a", "b", "c", "d", "e"), List.of("a", "b", "c", "d", "f")), null, null, null,
                 new double[][][] {{{0.1, 0.2}, {0.3, 0.4}}, {{0.5, 0.6}, {0.7, 0.8}}}, null, null, null);
         assertEquals(List.of(row(0, 3, null, "0_pre", 0.3), row(0, 4, null, "0_pre", 0.4), row(null, 3, null, "final_post", 0.7),
-                row(null, 4, null, "final_post", 0.8)), ResultTable.of(lens, 1).rows());
+                row(null, 4, null, "final_post", 0.8)), lens.table(1).rows());
         IllegalArgumentException two = assertThrows(IllegalArgumentException.class, () -> ResultTable.of(lens));
-        assertTrue(two.getMessage().contains("2 prompts") && two.getMessage().contains("of(result, prompt)"), two.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> ResultTable.of(lens, 2));
+        assertTrue(two.getMessage().contains("2 prompts") && two.getMessage().contains("table(prompt)"), two.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> lens.table(2));
     }
 
     @Test
