@@ -458,10 +458,11 @@ public final class IoiExploratoryAnalysis {
 
     /** Per head (row-major, L0H0, L0H1, ...): its direct attribution to logit(IO) and to logit(S), averaged over the prompts. */
     private static double[][] logitAttrs(ActivationCache cache, List<AnswerPair> answers, int nHeads) {
-        DirectLogitAttribution.Options o = DirectLogitAttribution.Options.defaults().withLayer(-1).withPosSlice(Slice.at(-1));
+        var stackOptions = DirectLogitAttribution.StackHeadResultsOptions.defaults().withLayer(-1).withPosSlice(Slice.at(-1));
+        var o = DirectLogitAttribution.LogitAttrsOptions.defaults().withPosSlice(Slice.at(-1));
         List<Object> io = answers.stream().map(AnswerPair::correct).toList();
         List<Object> s = answers.stream().map(AnswerPair::incorrect).toList();
-        try (DirectLogitAttribution.LabelledStack heads = DirectLogitAttribution.stackHeadResults(cache, o);
+        try (DirectLogitAttribution.LabelledStack heads = DirectLogitAttribution.stackHeadResults(cache, stackOptions);
              Tensor toIo = DirectLogitAttribution.logitAttrs(cache, heads.stack(), io, null, o);
              Tensor toS = DirectLogitAttribution.logitAttrs(cache, heads.stack(), s, null, o);
              Tensor ioMean = toIo.mean(1);

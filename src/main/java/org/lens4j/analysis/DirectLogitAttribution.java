@@ -8,6 +8,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.function.Consumer;
 import org.lens4j.ActivationCache;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
@@ -31,15 +32,15 @@ import org.lens4j.viz.ScatterOptions;
  * DirectLogitAttribution.Attribution perHead = DirectLogitAttribution.logitDiff(model, run.cache(), answers, DirectLogitAttribution.By.HEAD);
  * double[][] grid = perHead.headGrid();                 // [layer][head], seed 001's per_head_logit_diffs
  * try (DirectLogitAttribution.LabelledStack acc = DirectLogitAttribution.accumulatedResid(run.cache(),
- *         DirectLogitAttribution.Options.defaults().withLayer(-1).withInclMid(true).withPosSlice(Slice.at(-1)))) {
+ *         DirectLogitAttribution.AccumulatedResidOptions.defaults().withLayer(-1).withInclMid(true).withPosSlice(Slice.at(-1)))) {
  *     System.out.println(acc.labels());                 // [0_pre, 0_mid, 1_pre, 1_mid, final_post]
  *     Tensor scaled = DirectLogitAttribution.applyLnToStack(run.cache(), acc.stack(),
- *             DirectLogitAttribution.Options.defaults().withLayer(-1).withPosSlice(Slice.at(-1)));
+ *             DirectLogitAttribution.ApplyLnToStackOptions.defaults().withLayer(-1).withPosSlice(Slice.at(-1)));
  * }
  * }</pre>
  *
  * <pre>{@code
- * try (DirectLogitAttribution.LabelledStack s = DirectLogitAttribution.decomposeResid(cache, DirectLogitAttribution.Options.defaults())) { System.out.println(s.labels()); }
+ * try (DirectLogitAttribution.LabelledStack s = DirectLogitAttribution.decomposeResid(cache, DirectLogitAttribution.DecomposeResidOptions.defaults())) { System.out.println(s.labels()); }
  * }</pre>
  */
 public final class DirectLogitAttribution {
@@ -63,148 +64,427 @@ public final class DirectLogitAttribution {
         }
     }
 
+    /*
+     * One options record per cache method, holding only the arguments that method takes (named and
+     * defaulted as TransformerLens has them), so no method silently ignores a field it was given.
+     */
+
     /**
-     * The cache methods' arguments, named as TransformerLens names them; each method reads the
-     * ones it takes (see its Javadoc) and ignores the rest.
+     * {@link #accumulatedResid}'s arguments, as TransformerLens names them in {@code cache.accumulated_resid}.
      *
      * <pre>{@code
-     * DirectLogitAttribution.Options o = DirectLogitAttribution.Options.defaults().withLayer(-1).withPosSlice(Slice.at(-1)).withApplyLn(true);
+     * var o = DirectLogitAttribution.AccumulatedResidOptions.defaults().withLayer(-1).withInclMid(true).withPosSlice(Slice.at(-1));
      * }</pre>
      *
      * @param layer the layer whose input to stop at (0..n_layers), or -1 / null for the unembed (all layers)
-     * @param posSlice positions to keep (null: all)
+     * @param inclMid also the residual stream between attention and MLP
      * @param applyLn apply the layer norm of {@code layer} (cached scale)
+     * @param posSlice positions to keep (null: all)
      * @param mlpInput stop at the MLP input of {@code layer} instead of the attention input
-     * @param inclMid accumulated_resid: also the residual stream between attention and MLP
-     * @param mode decompose_resid: which components
-     * @param inclEmbeds decompose_resid: include the embeddings
-     * @param inclRemainder stack_head_results: add the rest of the residual stream as a component
-     * @param expandNeurons get_full_resid_decomposition: one component per MLP neuron
-     * @param recomputeLn apply_ln_to_stack: normalize with each component's own statistics
-     * @param batchSlice apply_ln_to_stack, logit_attrs: prompts to keep (null: all)
-     * @param hasBatchDim apply_ln_to_stack, logit_attrs: whether the stack has a batch axis
      */
-    public record Options(Integer layer, Slice posSlice, boolean applyLn, boolean mlpInput, boolean inclMid, Mode mode,
-                          boolean inclEmbeds, boolean inclRemainder, boolean expandNeurons, boolean recomputeLn, Slice batchSlice,
-                          boolean hasBatchDim) {
-        public Options {
-            mode = mode == null ? Mode.ALL : mode;
+    public record AccumulatedResidOptions(Integer layer, boolean inclMid, boolean applyLn, Slice posSlice, boolean mlpInput) {
+        public AccumulatedResidOptions {
+            checkLayer(layer);
         }
 
-        /** TransformerLens' defaults. */
-        public static Options defaults() {
-            return new Options(null, null, false, false, false, Mode.ALL, true, false, true, false, null, true);
+        /** TransformerLens' defaults: all layers, no mid, no layer norm, every position. */
+        public static AccumulatedResidOptions defaults() {
+            return new AccumulatedResidOptions(null, false, false, null, false);
         }
 
-        public Options withLayer(Integer value) {
+        public AccumulatedResidOptions withLayer(Integer value) {
             return with(b -> b.layer = value);
         }
 
-        public Options withPosSlice(Slice value) {
-            return with(b -> b.posSlice = value);
-        }
-
-        public Options withApplyLn(boolean value) {
-            return with(b -> b.applyLn = value);
-        }
-
-        public Options withMlpInput(boolean value) {
-            return with(b -> b.mlpInput = value);
-        }
-
-        public Options withInclMid(boolean value) {
+        public AccumulatedResidOptions withInclMid(boolean value) {
             return with(b -> b.inclMid = value);
         }
 
-        public Options withMode(Mode value) {
-            return with(b -> b.mode = value);
+        public AccumulatedResidOptions withApplyLn(boolean value) {
+            return with(b -> b.applyLn = value);
         }
 
-        public Options withInclEmbeds(boolean value) {
-            return with(b -> b.inclEmbeds = value);
+        public AccumulatedResidOptions withPosSlice(Slice value) {
+            return with(b -> b.posSlice = value);
         }
 
-        public Options withInclRemainder(boolean value) {
-            return with(b -> b.inclRemainder = value);
+        public AccumulatedResidOptions withMlpInput(boolean value) {
+            return with(b -> b.mlpInput = value);
         }
 
-        public Options withExpandNeurons(boolean value) {
-            return with(b -> b.expandNeurons = value);
-        }
-
-        public Options withRecomputeLn(boolean value) {
-            return with(b -> b.recomputeLn = value);
-        }
-
-        public Options withBatchSlice(Slice value) {
-            return with(b -> b.batchSlice = value);
-        }
-
-        public Options withHasBatchDim(boolean value) {
-            return with(b -> b.hasBatchDim = value);
-        }
-
-        // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still validates.
-        private Options with(java.util.function.Consumer<Builder> change) {
+        // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still checks.
+        private AccumulatedResidOptions with(Consumer<Builder> change) {
             Builder b = new Builder(this);
             change.accept(b);
-            return new Options(b.layer, b.posSlice, b.applyLn, b.mlpInput, b.inclMid, b.mode, b.inclEmbeds, b.inclRemainder,
-                    b.expandNeurons, b.recomputeLn, b.batchSlice, b.hasBatchDim);
+            return new AccumulatedResidOptions(b.layer, b.inclMid, b.applyLn, b.posSlice, b.mlpInput);
         }
 
         private static final class Builder {
             Integer layer;
+            boolean inclMid;
+            boolean applyLn;
+            Slice posSlice;
+            boolean mlpInput;
+
+            Builder(AccumulatedResidOptions o) {
+                layer = o.layer; inclMid = o.inclMid; applyLn = o.applyLn; posSlice = o.posSlice; mlpInput = o.mlpInput;
+            }
+        }
+    }
+
+    /**
+     * {@link #decomposeResid}'s arguments, as TransformerLens names them in {@code cache.decompose_resid}.
+     *
+     * <pre>{@code
+     * var o = DirectLogitAttribution.DecomposeResidOptions.defaults().withLayer(1).withMode(DirectLogitAttribution.Mode.ATTN);
+     * }</pre>
+     *
+     * @param layer the layer whose input to stop at (0..n_layers), or -1 / null for the unembed (all layers)
+     * @param mlpInput stop at the MLP input of {@code layer} instead of the attention input
+     * @param mode which components (null: {@link Mode#ALL})
+     * @param applyLn apply the layer norm of {@code layer} (cached scale)
+     * @param posSlice positions to keep (null: all)
+     * @param inclEmbeds include the embeddings
+     */
+    public record DecomposeResidOptions(Integer layer, boolean mlpInput, Mode mode, boolean applyLn, Slice posSlice, boolean inclEmbeds) {
+        public DecomposeResidOptions {
+            checkLayer(layer);
+            mode = mode == null ? Mode.ALL : mode;
+        }
+
+        /** TransformerLens' defaults: all layers, every component, embeddings included. */
+        public static DecomposeResidOptions defaults() {
+            return new DecomposeResidOptions(null, false, Mode.ALL, false, null, true);
+        }
+
+        public DecomposeResidOptions withLayer(Integer value) {
+            return with(b -> b.layer = value);
+        }
+
+        public DecomposeResidOptions withMlpInput(boolean value) {
+            return with(b -> b.mlpInput = value);
+        }
+
+        public DecomposeResidOptions withMode(Mode value) {
+            return with(b -> b.mode = value);
+        }
+
+        public DecomposeResidOptions withApplyLn(boolean value) {
+            return with(b -> b.applyLn = value);
+        }
+
+        public DecomposeResidOptions withPosSlice(Slice value) {
+            return with(b -> b.posSlice = value);
+        }
+
+        public DecomposeResidOptions withInclEmbeds(boolean value) {
+            return with(b -> b.inclEmbeds = value);
+        }
+
+        // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still checks.
+        private DecomposeResidOptions with(Consumer<Builder> change) {
+            Builder b = new Builder(this);
+            change.accept(b);
+            return new DecomposeResidOptions(b.layer, b.mlpInput, b.mode, b.applyLn, b.posSlice, b.inclEmbeds);
+        }
+
+        private static final class Builder {
+            Integer layer;
+            boolean mlpInput;
+            Mode mode;
+            boolean applyLn;
+            Slice posSlice;
+            boolean inclEmbeds;
+
+            Builder(DecomposeResidOptions o) {
+                layer = o.layer; mlpInput = o.mlpInput; mode = o.mode; applyLn = o.applyLn; posSlice = o.posSlice; inclEmbeds = o.inclEmbeds;
+            }
+        }
+    }
+
+    /**
+     * {@link #stackHeadResults}'s arguments, as TransformerLens names them in {@code cache.stack_head_results}.
+     *
+     * <pre>{@code
+     * var o = DirectLogitAttribution.StackHeadResultsOptions.defaults().withInclRemainder(true).withPosSlice(Slice.at(-1));
+     * }</pre>
+     *
+     * @param layer the layer whose input to stop at (0..n_layers), or -1 / null for the unembed (all layers)
+     * @param inclRemainder add the rest of the residual stream as a component
+     * @param posSlice positions to keep (null: all)
+     * @param applyLn apply the layer norm of {@code layer} (cached scale)
+     */
+    public record StackHeadResultsOptions(Integer layer, boolean inclRemainder, Slice posSlice, boolean applyLn) {
+        public StackHeadResultsOptions {
+            checkLayer(layer);
+        }
+
+        /** TransformerLens' defaults: every layer's heads, no remainder, every position, no layer norm. */
+        public static StackHeadResultsOptions defaults() {
+            return new StackHeadResultsOptions(null, false, null, false);
+        }
+
+        public StackHeadResultsOptions withLayer(Integer value) {
+            return with(b -> b.layer = value);
+        }
+
+        public StackHeadResultsOptions withInclRemainder(boolean value) {
+            return with(b -> b.inclRemainder = value);
+        }
+
+        public StackHeadResultsOptions withPosSlice(Slice value) {
+            return with(b -> b.posSlice = value);
+        }
+
+        public StackHeadResultsOptions withApplyLn(boolean value) {
+            return with(b -> b.applyLn = value);
+        }
+
+        // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still checks.
+        private StackHeadResultsOptions with(Consumer<Builder> change) {
+            Builder b = new Builder(this);
+            change.accept(b);
+            return new StackHeadResultsOptions(b.layer, b.inclRemainder, b.posSlice, b.applyLn);
+        }
+
+        private static final class Builder {
+            Integer layer;
+            boolean inclRemainder;
             Slice posSlice;
             boolean applyLn;
+
+            Builder(StackHeadResultsOptions o) {
+                layer = o.layer; inclRemainder = o.inclRemainder; posSlice = o.posSlice; applyLn = o.applyLn;
+            }
+        }
+    }
+
+    /**
+     * {@link #getFullResidDecomposition}'s arguments, as TransformerLens names them in {@code cache.get_full_resid_decomposition}.
+     *
+     * <pre>{@code
+     * var o = DirectLogitAttribution.FullResidDecompositionOptions.defaults().withExpandNeurons(false).withApplyLn(true);
+     * }</pre>
+     *
+     * @param layer the layer whose input to stop at (0..n_layers), or -1 / null for the unembed (all layers)
+     * @param mlpInput stop at the MLP input of {@code layer} instead of the attention input
+     * @param expandNeurons one component per MLP neuron
+     * @param applyLn apply the layer norm of {@code layer} (cached scale)
+     * @param posSlice positions to keep (null: all)
+     */
+    public record FullResidDecompositionOptions(Integer layer, boolean mlpInput, boolean expandNeurons, boolean applyLn, Slice posSlice) {
+        public FullResidDecompositionOptions {
+            checkLayer(layer);
+        }
+
+        /** TransformerLens' defaults: all layers, neurons expanded, no layer norm, every position. */
+        public static FullResidDecompositionOptions defaults() {
+            return new FullResidDecompositionOptions(null, false, true, false, null);
+        }
+
+        public FullResidDecompositionOptions withLayer(Integer value) {
+            return with(b -> b.layer = value);
+        }
+
+        public FullResidDecompositionOptions withMlpInput(boolean value) {
+            return with(b -> b.mlpInput = value);
+        }
+
+        public FullResidDecompositionOptions withExpandNeurons(boolean value) {
+            return with(b -> b.expandNeurons = value);
+        }
+
+        public FullResidDecompositionOptions withApplyLn(boolean value) {
+            return with(b -> b.applyLn = value);
+        }
+
+        public FullResidDecompositionOptions withPosSlice(Slice value) {
+            return with(b -> b.posSlice = value);
+        }
+
+        // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still checks.
+        private FullResidDecompositionOptions with(Consumer<Builder> change) {
+            Builder b = new Builder(this);
+            change.accept(b);
+            return new FullResidDecompositionOptions(b.layer, b.mlpInput, b.expandNeurons, b.applyLn, b.posSlice);
+        }
+
+        private static final class Builder {
+            Integer layer;
             boolean mlpInput;
-            boolean inclMid;
-            Mode mode;
-            boolean inclEmbeds;
-            boolean inclRemainder;
             boolean expandNeurons;
+            boolean applyLn;
+            Slice posSlice;
+
+            Builder(FullResidDecompositionOptions o) {
+                layer = o.layer; mlpInput = o.mlpInput; expandNeurons = o.expandNeurons; applyLn = o.applyLn; posSlice = o.posSlice;
+            }
+        }
+    }
+
+    /**
+     * {@link #applyLnToStack}'s arguments, as TransformerLens names them in {@code cache.apply_ln_to_stack}.
+     *
+     * <pre>{@code
+     * var o = DirectLogitAttribution.ApplyLnToStackOptions.defaults().withLayer(-1).withPosSlice(Slice.at(-1)).withRecomputeLn(true);
+     * }</pre>
+     *
+     * @param layer the layer whose input to stop at (0..n_layers), or -1 / null for the unembed (all layers)
+     * @param mlpInput stop at the MLP input of {@code layer} instead of the attention input
+     * @param posSlice positions to keep (null: all)
+     * @param batchSlice prompts to keep (null: all)
+     * @param hasBatchDim whether the stack has a batch axis
+     * @param recomputeLn normalize with each component's own statistics
+     */
+    public record ApplyLnToStackOptions(Integer layer, boolean mlpInput, Slice posSlice, Slice batchSlice, boolean hasBatchDim, boolean recomputeLn) {
+        public ApplyLnToStackOptions {
+            checkLayer(layer);
+        }
+
+        /** TransformerLens' defaults: the final layer norm, every position and prompt, a batch axis, cached scale. */
+        public static ApplyLnToStackOptions defaults() {
+            return new ApplyLnToStackOptions(null, false, null, null, true, false);
+        }
+
+        public ApplyLnToStackOptions withLayer(Integer value) {
+            return with(b -> b.layer = value);
+        }
+
+        public ApplyLnToStackOptions withMlpInput(boolean value) {
+            return with(b -> b.mlpInput = value);
+        }
+
+        public ApplyLnToStackOptions withPosSlice(Slice value) {
+            return with(b -> b.posSlice = value);
+        }
+
+        public ApplyLnToStackOptions withBatchSlice(Slice value) {
+            return with(b -> b.batchSlice = value);
+        }
+
+        public ApplyLnToStackOptions withHasBatchDim(boolean value) {
+            return with(b -> b.hasBatchDim = value);
+        }
+
+        public ApplyLnToStackOptions withRecomputeLn(boolean value) {
+            return with(b -> b.recomputeLn = value);
+        }
+
+        // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still checks.
+        private ApplyLnToStackOptions with(Consumer<Builder> change) {
+            Builder b = new Builder(this);
+            change.accept(b);
+            return new ApplyLnToStackOptions(b.layer, b.mlpInput, b.posSlice, b.batchSlice, b.hasBatchDim, b.recomputeLn);
+        }
+
+        private static final class Builder {
+            Integer layer;
+            boolean mlpInput;
+            Slice posSlice;
+            Slice batchSlice;
+            boolean hasBatchDim;
             boolean recomputeLn;
+
+            Builder(ApplyLnToStackOptions o) {
+                layer = o.layer; mlpInput = o.mlpInput; posSlice = o.posSlice; batchSlice = o.batchSlice; hasBatchDim = o.hasBatchDim; recomputeLn = o.recomputeLn;
+            }
+        }
+    }
+
+    /**
+     * {@link #logitAttrs}'s arguments, as TransformerLens names them in {@code cache.logit_attrs}.
+     *
+     * <pre>{@code
+     * var o = DirectLogitAttribution.LogitAttrsOptions.defaults().withPosSlice(Slice.at(-1));
+     * }</pre>
+     *
+     * @param posSlice positions to keep (null: all)
+     * @param batchSlice prompts to keep (null: all)
+     * @param hasBatchDim whether the stack has a batch axis
+     */
+    public record LogitAttrsOptions(Slice posSlice, Slice batchSlice, boolean hasBatchDim) {
+        /** TransformerLens' defaults: every position and prompt, a batch axis. */
+        public static LogitAttrsOptions defaults() {
+            return new LogitAttrsOptions(null, null, true);
+        }
+
+        public LogitAttrsOptions withPosSlice(Slice value) {
+            return with(b -> b.posSlice = value);
+        }
+
+        public LogitAttrsOptions withBatchSlice(Slice value) {
+            return with(b -> b.batchSlice = value);
+        }
+
+        public LogitAttrsOptions withHasBatchDim(boolean value) {
+            return with(b -> b.hasBatchDim = value);
+        }
+
+        // The withers' one copy point (docs/API-CONVENTIONS.md); the canonical constructor still checks.
+        private LogitAttrsOptions with(Consumer<Builder> change) {
+            Builder b = new Builder(this);
+            change.accept(b);
+            return new LogitAttrsOptions(b.posSlice, b.batchSlice, b.hasBatchDim);
+        }
+
+        private static final class Builder {
+            Slice posSlice;
             Slice batchSlice;
             boolean hasBatchDim;
 
-            Builder(Options o) {
-                layer = o.layer; posSlice = o.posSlice; applyLn = o.applyLn; mlpInput = o.mlpInput; inclMid = o.inclMid;
-                mode = o.mode; inclEmbeds = o.inclEmbeds; inclRemainder = o.inclRemainder; expandNeurons = o.expandNeurons;
-                recomputeLn = o.recomputeLn; batchSlice = o.batchSlice; hasBatchDim = o.hasBatchDim;
+            Builder(LogitAttrsOptions o) {
+                posSlice = o.posSlice; batchSlice = o.batchSlice; hasBatchDim = o.hasBatchDim;
             }
         }
+    }
+
+    private static void checkLayer(Integer layer) {
+        if (layer != null && layer < -1) {
+            throw new InvalidInputException("layer " + layer + " is out of range: valid 0..n_layers, or -1 / null for the unembed (all layers)");
+        }
+    }
+
+    /** A slice as the op reads it; the one place the methods turn a {@link Slice} into wire form. */
+    private static Object slice(Slice s) {
+        return Slice.wire(s);
     }
 
     // -- the cache methods ------------------------------------------------------------------
 
     /** {@code cache.accumulated_resid(layer, incl_mid, apply_ln, pos_slice, mlp_input, return_labels=True)}. */
-    public static LabelledStack accumulatedResid(ActivationCache cache, Options o) {
+    public static LabelledStack accumulatedResid(ActivationCache cache, AccumulatedResidOptions o) {
+        Objects.requireNonNull(o, "options");
         return stack(cache, "analysis.accumulated_resid", Args.of("layer", o.layer(), "incl_mid", o.inclMid(), "apply_ln", o.applyLn(),
-                "pos_slice", Slice.wire(o.posSlice()), "mlp_input", o.mlpInput()));
+                "pos_slice", slice(o.posSlice()), "mlp_input", o.mlpInput()));
     }
 
     /** {@code cache.decompose_resid(layer, mlp_input, mode, apply_ln, pos_slice, incl_embeds, return_labels=True)}. */
-    public static LabelledStack decomposeResid(ActivationCache cache, Options o) {
+    public static LabelledStack decomposeResid(ActivationCache cache, DecomposeResidOptions o) {
+        Objects.requireNonNull(o, "options");
         return stack(cache, "analysis.decompose_resid", Args.of("layer", o.layer(), "mlp_input", o.mlpInput(), "mode", o.mode().wire(),
-                "apply_ln", o.applyLn(), "pos_slice", Slice.wire(o.posSlice()), "incl_embeds", o.inclEmbeds()));
+                "apply_ln", o.applyLn(), "pos_slice", slice(o.posSlice()), "incl_embeds", o.inclEmbeds()));
     }
 
     /** {@code cache.stack_head_results(layer, return_labels=True, incl_remainder, pos_slice, apply_ln)}; labels L0H0, ... */
-    public static LabelledStack stackHeadResults(ActivationCache cache, Options o) {
+    public static LabelledStack stackHeadResults(ActivationCache cache, StackHeadResultsOptions o) {
+        Objects.requireNonNull(o, "options");
         return stack(cache, "analysis.stack_head_results", Args.of("layer", o.layer(), "incl_remainder", o.inclRemainder(),
-                "pos_slice", Slice.wire(o.posSlice()), "apply_ln", o.applyLn()));
+                "pos_slice", slice(o.posSlice()), "apply_ln", o.applyLn()));
     }
 
     /** {@code cache.get_full_resid_decomposition(layer, mlp_input, expand_neurons, apply_ln, pos_slice, return_labels=True)}. */
-    public static LabelledStack getFullResidDecomposition(ActivationCache cache, Options o) {
+    public static LabelledStack getFullResidDecomposition(ActivationCache cache, FullResidDecompositionOptions o) {
+        Objects.requireNonNull(o, "options");
         return stack(cache, "analysis.get_full_resid_decomposition", Args.of("layer", o.layer(), "mlp_input", o.mlpInput(),
-                "expand_neurons", o.expandNeurons(), "apply_ln", o.applyLn(), "pos_slice", Slice.wire(o.posSlice())));
+                "expand_neurons", o.expandNeurons(), "apply_ln", o.applyLn(), "pos_slice", slice(o.posSlice())));
     }
 
     /** {@code cache.apply_ln_to_stack(residual_stack, layer, mlp_input, pos_slice, batch_slice, has_batch_dim, recompute_ln)}. */
-    public static Tensor applyLnToStack(ActivationCache cache, Tensor residualStack, Options o) {
+    public static Tensor applyLnToStack(ActivationCache cache, Tensor residualStack, ApplyLnToStackOptions o) {
         Objects.requireNonNull(residualStack, "residualStack");
+        Objects.requireNonNull(o, "options");
         JsonNode v = call(cache, "analysis.apply_ln_to_stack", Args.of("residual_stack", residualStack.ref(), "layer", o.layer(),
-                "mlp_input", o.mlpInput(), "pos_slice", Slice.wire(o.posSlice()), "batch_slice", Slice.wire(o.batchSlice()),
+                "mlp_input", o.mlpInput(), "pos_slice", slice(o.posSlice()), "batch_slice", slice(o.batchSlice()),
                 "has_batch_dim", o.hasBatchDim(), "recompute_ln", o.recomputeLn()));
         return LensAccess.ops(cache.lens()).tensor(v.get("stack"));
     }
@@ -215,11 +495,12 @@ public final class DirectLogitAttribution {
      * @param tokens a one-token text, a token id, a list of them (one per prompt) or a token tensor
      * @param incorrectTokens the same, or null for the plain logit attribution of {@code tokens}
      */
-    public static Tensor logitAttrs(ActivationCache cache, Tensor residualStack, Object tokens, Object incorrectTokens, Options o) {
+    public static Tensor logitAttrs(ActivationCache cache, Tensor residualStack, Object tokens, Object incorrectTokens, LogitAttrsOptions o) {
         Objects.requireNonNull(residualStack, "residualStack");
+        Objects.requireNonNull(o, "options");
         JsonNode v = call(cache, "analysis.logit_attrs", Args.of("residual_stack", residualStack.ref(), "tokens", tokenArg(tokens, "tokens"),
                 "incorrect_tokens", incorrectTokens == null ? null : tokenArg(incorrectTokens, "incorrectTokens"),
-                "pos_slice", Slice.wire(o.posSlice()), "batch_slice", Slice.wire(o.batchSlice()), "has_batch_dim", o.hasBatchDim()));
+                "pos_slice", slice(o.posSlice()), "batch_slice", slice(o.batchSlice()), "has_batch_dim", o.hasBatchDim()));
         return LensAccess.ops(cache.lens()).tensor(v.get("attrs"));
     }
 

@@ -19,7 +19,12 @@ import org.lens4j.Run;
 import org.lens4j.Tensor;
 import org.lens4j.analysis.DirectLogitAttribution.By;
 import org.lens4j.analysis.DirectLogitAttribution.LabelledStack;
-import org.lens4j.analysis.DirectLogitAttribution.Options;
+import org.lens4j.analysis.DirectLogitAttribution.AccumulatedResidOptions;
+import org.lens4j.analysis.DirectLogitAttribution.ApplyLnToStackOptions;
+import org.lens4j.analysis.DirectLogitAttribution.DecomposeResidOptions;
+import org.lens4j.analysis.DirectLogitAttribution.FullResidDecompositionOptions;
+import org.lens4j.analysis.DirectLogitAttribution.LogitAttrsOptions;
+import org.lens4j.analysis.DirectLogitAttribution.StackHeadResultsOptions;
 
 /** The cache methods and seed 001's logit-difference attribution against TransformerLens' ActivationCache in the reference process. */
 class DirectLogitAttributionTest {
@@ -92,18 +97,18 @@ class DirectLogitAttributionTest {
     void cacheMethodsWithTheirLabels() throws IOException {
         var cache = run.cache();
         try (LabelledStack acc = DirectLogitAttribution.accumulatedResid(cache,
-                Options.defaults().withLayer(-1).withInclMid(true).withApplyLn(true).withPosSlice(Slice.at(-1)));
+                AccumulatedResidOptions.defaults().withLayer(-1).withInclMid(true).withApplyLn(true).withPosSlice(Slice.at(-1)));
              LabelledStack dec = DirectLogitAttribution.decomposeResid(cache,
-                     Options.defaults().withLayer(1).withMode(DirectLogitAttribution.Mode.ATTN).withPosSlice(Slice.of(3, 5)));
+                     DecomposeResidOptions.defaults().withLayer(1).withMode(DirectLogitAttribution.Mode.ATTN).withPosSlice(Slice.of(3, 5)));
              LabelledStack heads = DirectLogitAttribution.stackHeadResults(cache,
-                     Options.defaults().withLayer(-1).withInclRemainder(true).withPosSlice(Slice.at(-1)).withApplyLn(true));
+                     StackHeadResultsOptions.defaults().withLayer(-1).withInclRemainder(true).withPosSlice(Slice.at(-1)).withApplyLn(true));
              LabelledStack full = DirectLogitAttribution.getFullResidDecomposition(cache,
-                     Options.defaults().withLayer(-1).withExpandNeurons(true).withPosSlice(Slice.at(-1)));
-             LabelledStack perLayer = DirectLogitAttribution.decomposeResid(cache, Options.defaults().withLayer(-1).withPosSlice(Slice.at(-1)));
-             Tensor scaled = DirectLogitAttribution.applyLnToStack(cache, perLayer.stack(), Options.defaults().withLayer(-1).withPosSlice(Slice.at(-1)));
+                     FullResidDecompositionOptions.defaults().withLayer(-1).withExpandNeurons(true).withPosSlice(Slice.at(-1)));
+             LabelledStack perLayer = DirectLogitAttribution.decomposeResid(cache, DecomposeResidOptions.defaults().withLayer(-1).withPosSlice(Slice.at(-1)));
+             Tensor scaled = DirectLogitAttribution.applyLnToStack(cache, perLayer.stack(), ApplyLnToStackOptions.defaults().withLayer(-1).withPosSlice(Slice.at(-1)));
              Tensor attrs = DirectLogitAttribution.logitAttrs(cache, perLayer.stack(),
                      answers.stream().map(AnswerPair::correct).toList(), answers.stream().map(AnswerPair::incorrect).toList(),
-                     Options.defaults().withPosSlice(Slice.at(-1)))) {
+                     LogitAttrsOptions.defaults().withPosSlice(Slice.at(-1)))) {
             assertStack(acc, "accumulated_resid");
             assertStack(dec, "decompose_resid");
             assertStack(heads, "stack_head_results");
@@ -120,9 +125,9 @@ class DirectLogitAttributionTest {
                 () -> DirectLogitAttribution.logitDiff(model, run.cache(), List.of(AnswerPair.of(" Mary went", " John")), By.LAYER));
         assertThrows(InvalidInputException.class, () -> DirectLogitAttribution.logitDiff(model, run.cache(), answers.subList(0, 3), By.LAYER));
         assertThrows(InvalidInputException.class,
-                () -> DirectLogitAttribution.accumulatedResid(run.cache(), Options.defaults().withLayer(9)));
+                () -> DirectLogitAttribution.accumulatedResid(run.cache(), AccumulatedResidOptions.defaults().withLayer(9)));
         assertThrows(InvalidInputException.class,
-                () -> DirectLogitAttribution.decomposeResid(run.cache(), Options.defaults().withPosSlice(Slice.of(99))));
+                () -> DirectLogitAttribution.decomposeResid(run.cache(), DecomposeResidOptions.defaults().withPosSlice(Slice.of(99))));
         Fixtures.assertWorkerAnswers();
     }
 }
