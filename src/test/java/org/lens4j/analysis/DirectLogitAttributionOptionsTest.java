@@ -64,10 +64,10 @@ class DirectLogitAttributionOptionsTest {
                 StackHeadResultsOptions.defaults().withLayer(2).withInclRemainder(true).withPosSlice(last).withApplyLn(true));
         assertEquals(new FullResidDecompositionOptions(0, true, false, true, last), FullResidDecompositionOptions.defaults().withLayer(0)
                 .withMlpInput(true).withExpandNeurons(false).withApplyLn(true).withPosSlice(last));
-        assertEquals(new ApplyLnToStackOptions(-1, true, last, Slice.of(0, 2), false, true), ApplyLnToStackOptions.defaults().withLayer(-1)
-                .withMlpInput(true).withPosSlice(last).withBatchSlice(Slice.of(0, 2)).withHasBatchDim(false).withRecomputeLn(true));
-        assertEquals(new LogitAttrsOptions(last, Slice.of(1), false),
-                LogitAttrsOptions.defaults().withPosSlice(last).withBatchSlice(Slice.of(1)).withHasBatchDim(false));
+        assertEquals(new ApplyLnToStackOptions(-1, true, last, Slice.range(0, 2), false, true), ApplyLnToStackOptions.defaults().withLayer(-1)
+                .withMlpInput(true).withPosSlice(last).withBatchSlice(Slice.range(0, 2)).withHasBatchDim(false).withRecomputeLn(true));
+        assertEquals(new LogitAttrsOptions(last, Slice.at(1), false),
+                LogitAttrsOptions.defaults().withPosSlice(last).withBatchSlice(Slice.at(1)).withHasBatchDim(false));
         assertEquals(StackHeadResultsOptions.defaults().withLayer(null), StackHeadResultsOptions.defaults(), "null layer: all layers");
     }
 
