@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
+import org.lens4j.Slice;
 import org.lens4j.Tensor;
 
 /** Turns op results into plain Java data: tensors into nested arrays (fetched and released at once), lists into lists. */
@@ -191,6 +192,11 @@ final class Wire {
             return Double.parseDouble(n.asText());
         }
         return n.asDouble();
+    }
+
+    /** A slice as the ops read it ({@link org.lens4j.internal.Wire#slice}); null stays null, the op's default. */
+    static Object slice(Slice slice) {
+        return org.lens4j.internal.Wire.slice(slice);
     }
 
     static Map<String, Object> map(Object... keysAndValues) {

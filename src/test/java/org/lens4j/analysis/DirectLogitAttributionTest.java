@@ -15,6 +15,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Model;
+import org.lens4j.Slice;
 import org.lens4j.Run;
 import org.lens4j.Tensor;
 import org.lens4j.analysis.DirectLogitAttribution.By;
@@ -94,7 +95,7 @@ class DirectLogitAttributionTest {
         try (LabelledStack acc = DirectLogitAttribution.accumulatedResid(cache,
                 Options.defaults().withLayer(-1).withInclMid(true).withApplyLn(true).withPosSlice(Slice.at(-1)));
              LabelledStack dec = DirectLogitAttribution.decomposeResid(cache,
-                     Options.defaults().withLayer(1).withMode(DirectLogitAttribution.Mode.ATTN).withPosSlice(Slice.of(3, 5)));
+                     Options.defaults().withLayer(1).withMode(DirectLogitAttribution.Mode.ATTN).withPosSlice(Slice.indices(3, 5)));
              LabelledStack heads = DirectLogitAttribution.stackHeadResults(cache,
                      Options.defaults().withLayer(-1).withInclRemainder(true).withPosSlice(Slice.at(-1)).withApplyLn(true));
              LabelledStack full = DirectLogitAttribution.getFullResidDecomposition(cache,
@@ -122,7 +123,7 @@ class DirectLogitAttributionTest {
         assertThrows(InvalidInputException.class,
                 () -> DirectLogitAttribution.accumulatedResid(run.cache(), Options.defaults().withLayer(9)));
         assertThrows(InvalidInputException.class,
-                () -> DirectLogitAttribution.decomposeResid(run.cache(), Options.defaults().withPosSlice(Slice.of(99))));
+                () -> DirectLogitAttribution.decomposeResid(run.cache(), Options.defaults().withPosSlice(Slice.indices(99))));
         Fixtures.assertWorkerAnswers();
     }
 }
