@@ -12,6 +12,7 @@ import java.util.function.Function;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
+import org.lens4j.Slice;
 import org.lens4j.Tensor;
 
 /**
@@ -124,11 +125,11 @@ public sealed interface Metric permits Metric.LogitDiff, Metric.Normalized, Metr
      * {@code logits_to_ave_logit_diff}.
      *
      * <pre>{@code
-     * Metric.LogitDiff m = Metrics.logitDiff(answers).at(Positions.atEach(-1, -2)).perPrompt();
+     * Metric.LogitDiff m = Metrics.logitDiff(answers).at(Slice.indices(-1, -2)).perPrompt();
      * }</pre>
      *
      * @param answers one pair for every prompt, or one pair per prompt
-     * @param positions where to read (default {@link Positions#last()})
+     * @param positions where to read (default {@link Positions#last()}; the same for every prompt: {@link #at(Slice)})
      */
     record LogitDiff(List<AnswerPair> answers, Positions positions, Reduce reduce) implements Metric {
         public LogitDiff {
@@ -138,6 +139,12 @@ public sealed interface Metric permits Metric.LogitDiff, Metric.Normalized, Metr
             reduce = reduce == null ? Reduce.MEAN : reduce;
         }
 
+        /** Read the same positions of every prompt; {@code at(Slice.at(-1))} is the last column. */
+        public LogitDiff at(Slice where) {
+            return at(Positions.of(where));
+        }
+
+        /** Read each prompt's last real token ({@link Positions#last()}) or each prompt's own positions. */
         public LogitDiff at(Positions where) {
             return new LogitDiff(answers, where, reduce);
         }
@@ -227,7 +234,7 @@ public sealed interface Metric permits Metric.LogitDiff, Metric.Normalized, Metr
      * {@code KL(reference || run)} at the read positions: {@code sum p_ref (log p_ref - log p_run)}.
      *
      * <pre>{@code
-     * double kl = Metrics.kl(cleanLogits).at(Positions.all()).evaluate(model, patchedLogits);
+     * double kl = Metrics.kl(cleanLogits).at(Slice.all()).evaluate(model, patchedLogits);
      * }</pre>
      *
      * @param reference logits [batch, pos, d_vocab] (read at the same positions) or [batch, d_vocab]
@@ -239,6 +246,12 @@ public sealed interface Metric permits Metric.LogitDiff, Metric.Normalized, Metr
             reduce = reduce == null ? Reduce.MEAN : reduce;
         }
 
+        /** Read the same positions of every prompt; {@code at(Slice.at(-1))} is the last column. */
+        public Kl at(Slice where) {
+            return at(Positions.of(where));
+        }
+
+        /** Read each prompt's last real token ({@link Positions#last()}) or each prompt's own positions. */
         public Kl at(Positions where) {
             return new Kl(reference, where, reduce);
         }
@@ -282,6 +295,12 @@ public sealed interface Metric permits Metric.LogitDiff, Metric.Normalized, Metr
             reduce = reduce == null ? Reduce.MEAN : reduce;
         }
 
+        /** Read the same positions of every prompt; {@code at(Slice.at(-1))} is the last column. */
+        public OfToken at(Slice where) {
+            return at(Positions.of(where));
+        }
+
+        /** Read each prompt's last real token ({@link Positions#last()}) or each prompt's own positions. */
         public OfToken at(Positions where) {
             return new OfToken(score, tokens, where, reduce);
         }
