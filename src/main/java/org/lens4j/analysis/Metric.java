@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.Function;
+import org.lens4j.Input;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
@@ -87,14 +88,15 @@ public sealed interface Metric permits Metric.LogitDiff, Metric.Normalized, Metr
 
     /** The value on {@code logits} [batch, pos, d_vocab]; only for metrics that give one number ({@link Reduce#MEAN}). */
     default double evaluate(Model model, Tensor logits) {
-        return evaluate(model, logits, null);
+        return evaluate(model, logits, (Input) null);
     }
 
     /**
      * As {@link #evaluate(Model, Tensor)}, with the input the logits came from: it tells each
-     * prompt's last real token in a right-padded batch, and gives {@link Loss} its targets.
+     * prompt's last real token in a right-padded batch, and gives {@link Loss} its targets
+     * (a null {@code Input} is the same as none).
      */
-    default double evaluate(Model model, Tensor logits, Object input) {
+    default double evaluate(Model model, Tensor logits, Input input) {
         if (!isScalar()) {
             throw new InvalidInputException("this metric gives one value per prompt (" + this + "): use evaluateEach");
         }
@@ -109,14 +111,45 @@ public sealed interface Metric permits Metric.LogitDiff, Metric.Normalized, Metr
         return values[0];
     }
 
-    /** The values on {@code logits}: one per prompt for {@link Reduce#NONE}, a single value otherwise. */
-    default double[] evaluateEach(Model model, Tensor logits) {
-        return evaluateEach(model, logits, null);
+    /** As {@link #evaluate(Model, Tensor, Input)}, on a prompt. */
+    default double evaluate(Model model, Tensor logits, String input) {
+        return evaluate(model, logits, Wire.input(input, "input"));
     }
 
-    default double[] evaluateEach(Model model, Tensor logits, Object input) {
+    /** As {@link #evaluate(Model, Tensor, Input)}, on prompts. */
+    default double evaluate(Model model, Tensor logits, List<String> input) {
+        return evaluate(model, logits, Wire.input(input, "input"));
+    }
+
+    /** As {@link #evaluate(Model, Tensor, Input)}, on tokens. */
+    default double evaluate(Model model, Tensor logits, Tensor input) {
+        return evaluate(model, logits, Wire.input(input, "input"));
+    }
+
+    /** The values on {@code logits}: one per prompt for {@link Reduce#NONE}, a single value otherwise. */
+    default double[] evaluateEach(Model model, Tensor logits) {
+        return evaluateEach(model, logits, (Input) null);
+    }
+
+    /** As {@link #evaluateEach(Model, Tensor)}, with the input the logits came from (see {@link #evaluate(Model, Tensor, Input)}). */
+    default double[] evaluateEach(Model model, Tensor logits, Input input) {
         JsonNode v = Metrics.evaluateSpec(model, logits, this, input);
         return v.isNumber() ? new double[] {v.asDouble()} : Metrics.toDoubles(model.lens(), v);
+    }
+
+    /** As {@link #evaluateEach(Model, Tensor, Input)}, on a prompt. */
+    default double[] evaluateEach(Model model, Tensor logits, String input) {
+        return evaluateEach(model, logits, Wire.input(input, "input"));
+    }
+
+    /** As {@link #evaluateEach(Model, Tensor, Input)}, on prompts. */
+    default double[] evaluateEach(Model model, Tensor logits, List<String> input) {
+        return evaluateEach(model, logits, Wire.input(input, "input"));
+    }
+
+    /** As {@link #evaluateEach(Model, Tensor, Input)}, on tokens. */
+    default double[] evaluateEach(Model model, Tensor logits, Tensor input) {
+        return evaluateEach(model, logits, Wire.input(input, "input"));
     }
 
     /**
