@@ -15,6 +15,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.lens4j.CallbackFailedException;
+import org.lens4j.Input;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Model;
 import org.lens4j.Slice;
@@ -93,6 +94,25 @@ class MetricsTest {
         assertClose(Metrics.logit(" Mary").evaluate(model, logits), ref.get("/metrics/logit_mary").asDouble(), TOL, "logit");
         int[] ranks = Metrics.rank(model, logits, " Mary");
         assertArrayEquals(Fixtures.strings(ref.get("/metrics/rank_mary")).stream().mapToInt(Integer::parseInt).toArray(), ranks);
+    }
+
+    @Test
+    void theInputFormsAgree() {
+        double expected = ref.get("/metrics/loss").asDouble();
+        assertClose(Metrics.loss(model, logits, Input.of(prompts)), expected, TOL, "loss on Input.of(prompts)");
+        try (Tensor tokens = model.toTokens(prompts)) {
+            assertClose(Metrics.loss(model, logits, tokens), expected, TOL, "loss on the prompts' tokens");
+            assertClose(Metrics.loss().evaluate(model, logits, Input.of(tokens)), expected, TOL, "loss on Input.of(tokens)");
+        }
+        try (Tensor first = logits.select(0, 0).reshape(1, logits.size(1), logits.size(2))) {
+            assertClose(Metrics.loss(model, first, prompts.get(0)), Metrics.loss(model, first, List.of(prompts.get(0))), TOL,
+                    "one prompt as String and as List");
+        }
+        NullPointerException none = assertThrows(NullPointerException.class, () -> Metrics.loss(model, logits, (String) null));
+        assertEquals("input", none.getMessage());
+        NullPointerException noClean = assertThrows(NullPointerException.class,
+                () -> Patching.sweep(model, (List<String>) null, prompts, Metrics.loss(), Patching.Kind.RESID_PRE));
+        assertEquals("clean", noClean.getMessage());
     }
 
     @Test
