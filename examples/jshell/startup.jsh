@@ -7,7 +7,5 @@ import org.lens4j.hook.*;
 import org.lens4j.viz.*;
 import org.lens4j.data.*;
 import org.lens4j.batch.*;
-// One Slice (TransformerLens' utils.Slice) for hooks and analyses alike; named so that no other Slice can shadow it.
-import org.lens4j.Slice;
 // Engine options (offline, device, engine kind): Lens.start(EngineOptions.defaults().withOffline(false)).
 import org.lens4j.engine.EngineOptions;
