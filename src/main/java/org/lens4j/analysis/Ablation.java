@@ -10,10 +10,12 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import org.lens4j.Input;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.ProgressListener;
+import org.lens4j.Tensor;
 import org.lens4j.viz.Html;
 
 /**
@@ -310,11 +312,26 @@ public final class Ablation {
     }
 
     /** Every head (or {@code options.heads()}) ablated in turn by {@code options.method()}. */
-    public static HeadAblation ablateHeads(Model model, Object clean, Object corrupted, List<AnswerPair> answers, Options options) {
+    public static HeadAblation ablateHeads(Model model, Input clean, Input corrupted, List<AnswerPair> answers, Options options) {
         return ablateHeads(model, clean, corrupted, answers, options, ProgressListener.NONE);
     }
 
-    public static HeadAblation ablateHeads(Model model, Object clean, Object corrupted, List<AnswerPair> answers, Options options,
+    /** As {@link #ablateHeads(Model, Input, Input, List<AnswerPair>, Options)}, on a prompt. */
+    public static HeadAblation ablateHeads(Model model, String clean, String corrupted, List<AnswerPair> answers, Options options) {
+        return ablateHeads(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), answers, options);
+    }
+
+    /** As {@link #ablateHeads(Model, Input, Input, List<AnswerPair>, Options)}, on prompts. */
+    public static HeadAblation ablateHeads(Model model, List<String> clean, List<String> corrupted, List<AnswerPair> answers, Options options) {
+        return ablateHeads(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), answers, options);
+    }
+
+    /** As {@link #ablateHeads(Model, Input, Input, List<AnswerPair>, Options)}, on tokens. */
+    public static HeadAblation ablateHeads(Model model, Tensor clean, Tensor corrupted, List<AnswerPair> answers, Options options) {
+        return ablateHeads(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), answers, options);
+    }
+
+    public static HeadAblation ablateHeads(Model model, Input clean, Input corrupted, List<AnswerPair> answers, Options options,
                                            ProgressListener progress) {
         Objects.requireNonNull(options, "options");
         Lens lens = model.lens();
@@ -327,12 +344,42 @@ public final class Ablation {
         }
     }
 
+    /** As {@link #ablateHeads(Model, Input, Input, List<AnswerPair>, Options, ProgressListener)}, on a prompt. */
+    public static HeadAblation ablateHeads(Model model, String clean, String corrupted, List<AnswerPair> answers, Options options, ProgressListener progress) {
+        return ablateHeads(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), answers, options, progress);
+    }
+
+    /** As {@link #ablateHeads(Model, Input, Input, List<AnswerPair>, Options, ProgressListener)}, on prompts. */
+    public static HeadAblation ablateHeads(Model model, List<String> clean, List<String> corrupted, List<AnswerPair> answers, Options options, ProgressListener progress) {
+        return ablateHeads(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), answers, options, progress);
+    }
+
+    /** As {@link #ablateHeads(Model, Input, Input, List<AnswerPair>, Options, ProgressListener)}, on tokens. */
+    public static HeadAblation ablateHeads(Model model, Tensor clean, Tensor corrupted, List<AnswerPair> answers, Options options, ProgressListener progress) {
+        return ablateHeads(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), answers, options, progress);
+    }
+
     /** Seed 004's comparison of {@code options.methods()}, sharing one clean and one corrupted run. */
-    public static Comparison compare(Model model, Object clean, Object corrupted, List<AnswerPair> answers, Options options) {
+    public static Comparison compare(Model model, Input clean, Input corrupted, List<AnswerPair> answers, Options options) {
         return compare(model, clean, corrupted, answers, options, ProgressListener.NONE);
     }
 
-    public static Comparison compare(Model model, Object clean, Object corrupted, List<AnswerPair> answers, Options options,
+    /** As {@link #compare(Model, Input, Input, List<AnswerPair>, Options)}, on a prompt. */
+    public static Comparison compare(Model model, String clean, String corrupted, List<AnswerPair> answers, Options options) {
+        return compare(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), answers, options);
+    }
+
+    /** As {@link #compare(Model, Input, Input, List<AnswerPair>, Options)}, on prompts. */
+    public static Comparison compare(Model model, List<String> clean, List<String> corrupted, List<AnswerPair> answers, Options options) {
+        return compare(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), answers, options);
+    }
+
+    /** As {@link #compare(Model, Input, Input, List<AnswerPair>, Options)}, on tokens. */
+    public static Comparison compare(Model model, Tensor clean, Tensor corrupted, List<AnswerPair> answers, Options options) {
+        return compare(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), answers, options);
+    }
+
+    public static Comparison compare(Model model, Input clean, Input corrupted, List<AnswerPair> answers, Options options,
                                      ProgressListener progress) {
         Objects.requireNonNull(options, "options");
         if (options.categories() != null && !options.methods().contains(Method.RESAMPLE)) {
@@ -366,14 +413,29 @@ public final class Ablation {
         }
     }
 
-    private static Args common(Model model, Object clean, Object corrupted, List<AnswerPair> answers, Options options, Metric.Binding metric) {
+    /** As {@link #compare(Model, Input, Input, List<AnswerPair>, Options, ProgressListener)}, on a prompt. */
+    public static Comparison compare(Model model, String clean, String corrupted, List<AnswerPair> answers, Options options, ProgressListener progress) {
+        return compare(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), answers, options, progress);
+    }
+
+    /** As {@link #compare(Model, Input, Input, List<AnswerPair>, Options, ProgressListener)}, on prompts. */
+    public static Comparison compare(Model model, List<String> clean, List<String> corrupted, List<AnswerPair> answers, Options options, ProgressListener progress) {
+        return compare(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), answers, options, progress);
+    }
+
+    /** As {@link #compare(Model, Input, Input, List<AnswerPair>, Options, ProgressListener)}, on tokens. */
+    public static Comparison compare(Model model, Tensor clean, Tensor corrupted, List<AnswerPair> answers, Options options, ProgressListener progress) {
+        return compare(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), answers, options, progress);
+    }
+
+    private static Args common(Model model, Input clean, Input corrupted, List<AnswerPair> answers, Options options, Metric.Binding metric) {
         Objects.requireNonNull(model, "model");
         if (answers == null && metric == null) {
             throw new InvalidInputException("give answers ((correct, incorrect) pairs) or a metric in the options");
         }
         Lens lens = model.lens();
         List<Integer> positions = options.positions() == null ? List.of(-1) : options.positions();
-        return Args.of("model", model.ref(), "clean", LensAccess.ops(lens).input(clean), "corrupted", LensAccess.ops(lens).input(corrupted),
+        return Args.of("model", model.ref(), "clean", Wire.arg(clean, "clean"), "corrupted", Wire.arg(corrupted, "corrupted"),
                 "answers", answers == null ? null : AnswerPair.wire(answers), "positions", positions,
                 "heads", Head.wire(options.heads()), "seed", options.seed(), "mean_over", options.meanOver().wire(),
                 "metric", metric == null ? null : metric.spec(), "prepend_bos", options.prependBos(), "batch_size", options.batchSize(),

@@ -13,6 +13,7 @@ import org.lens4j.ActivationCache;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
+import org.lens4j.Slice;
 import org.lens4j.Tensor;
 import org.lens4j.data.ResultTable;
 import org.lens4j.viz.Figures;
@@ -450,28 +451,28 @@ public final class DirectLogitAttribution {
     public static LabelledStack accumulatedResid(ActivationCache cache, AccumulatedResidOptions o) {
         Objects.requireNonNull(o, "options");
         return stack(cache, "analysis.accumulated_resid", Args.of("layer", o.layer(), "incl_mid", o.inclMid(), "apply_ln", o.applyLn(),
-                "pos_slice", Slice.wire(o.posSlice()), "mlp_input", o.mlpInput()));
+                "pos_slice", Wire.slice(o.posSlice()), "mlp_input", o.mlpInput()));
     }
 
     /** {@code cache.decompose_resid(layer, mlp_input, mode, apply_ln, pos_slice, incl_embeds, return_labels=True)}. */
     public static LabelledStack decomposeResid(ActivationCache cache, DecomposeResidOptions o) {
         Objects.requireNonNull(o, "options");
         return stack(cache, "analysis.decompose_resid", Args.of("layer", o.layer(), "mlp_input", o.mlpInput(), "mode", o.mode().wire(),
-                "apply_ln", o.applyLn(), "pos_slice", Slice.wire(o.posSlice()), "incl_embeds", o.inclEmbeds()));
+                "apply_ln", o.applyLn(), "pos_slice", Wire.slice(o.posSlice()), "incl_embeds", o.inclEmbeds()));
     }
 
     /** {@code cache.stack_head_results(layer, return_labels=True, incl_remainder, pos_slice, apply_ln)}; labels L0H0, ... */
     public static LabelledStack stackHeadResults(ActivationCache cache, StackHeadResultsOptions o) {
         Objects.requireNonNull(o, "options");
         return stack(cache, "analysis.stack_head_results", Args.of("layer", o.layer(), "incl_remainder", o.inclRemainder(),
-                "pos_slice", Slice.wire(o.posSlice()), "apply_ln", o.applyLn()));
+                "pos_slice", Wire.slice(o.posSlice()), "apply_ln", o.applyLn()));
     }
 
     /** {@code cache.get_full_resid_decomposition(layer, mlp_input, expand_neurons, apply_ln, pos_slice, return_labels=True)}. */
     public static LabelledStack getFullResidDecomposition(ActivationCache cache, FullResidDecompositionOptions o) {
         Objects.requireNonNull(o, "options");
         return stack(cache, "analysis.get_full_resid_decomposition", Args.of("layer", o.layer(), "mlp_input", o.mlpInput(),
-                "expand_neurons", o.expandNeurons(), "apply_ln", o.applyLn(), "pos_slice", Slice.wire(o.posSlice())));
+                "expand_neurons", o.expandNeurons(), "apply_ln", o.applyLn(), "pos_slice", Wire.slice(o.posSlice())));
     }
 
     /** {@code cache.apply_ln_to_stack(residual_stack, layer, mlp_input, pos_slice, batch_slice, has_batch_dim, recompute_ln)}. */
@@ -479,7 +480,7 @@ public final class DirectLogitAttribution {
         Objects.requireNonNull(residualStack, "residualStack");
         Objects.requireNonNull(o, "options");
         JsonNode v = call(cache, "analysis.apply_ln_to_stack", Args.of("residual_stack", residualStack.ref(), "layer", o.layer(),
-                "mlp_input", o.mlpInput(), "pos_slice", Slice.wire(o.posSlice()), "batch_slice", Slice.wire(o.batchSlice()),
+                "mlp_input", o.mlpInput(), "pos_slice", Wire.slice(o.posSlice()), "batch_slice", Wire.slice(o.batchSlice()),
                 "has_batch_dim", o.hasBatchDim(), "recompute_ln", o.recomputeLn()));
         return LensAccess.ops(cache.lens()).tensor(v.get("stack"));
     }
@@ -495,7 +496,7 @@ public final class DirectLogitAttribution {
         Objects.requireNonNull(o, "options");
         JsonNode v = call(cache, "analysis.logit_attrs", Args.of("residual_stack", residualStack.ref(), "tokens", tokenArg(tokens, "tokens"),
                 "incorrect_tokens", incorrectTokens == null ? null : tokenArg(incorrectTokens, "incorrectTokens"),
-                "pos_slice", Slice.wire(o.posSlice()), "batch_slice", Slice.wire(o.batchSlice()), "has_batch_dim", o.hasBatchDim()));
+                "pos_slice", Wire.slice(o.posSlice()), "batch_slice", Wire.slice(o.batchSlice()), "has_batch_dim", o.hasBatchDim()));
         return LensAccess.ops(cache.lens()).tensor(v.get("attrs"));
     }
 

@@ -9,6 +9,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import org.lens4j.Input;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
@@ -164,20 +165,50 @@ public final class HeadDetector {
     }
 
     /** detect_head with a built-in pattern on a prompt, prompts (their scores averaged) or tokens. */
-    public static Scores detect(Model model, Object input, Pattern pattern) {
+    public static Scores detect(Model model, Input input, Pattern pattern) {
         return detect(model, input, pattern, Options.defaults());
     }
 
-    public static Scores detect(Model model, Object input, Pattern pattern, Options options) {
+    /** As {@link #detect(Model, Input, Pattern)}, on a prompt. */
+    public static Scores detect(Model model, String input, Pattern pattern) {
+        return detect(model, Wire.input(input, "input"), pattern);
+    }
+
+    /** As {@link #detect(Model, Input, Pattern)}, on prompts. */
+    public static Scores detect(Model model, List<String> input, Pattern pattern) {
+        return detect(model, Wire.input(input, "input"), pattern);
+    }
+
+    /** As {@link #detect(Model, Input, Pattern)}, on tokens. */
+    public static Scores detect(Model model, Tensor input, Pattern pattern) {
+        return detect(model, Wire.input(input, "input"), pattern);
+    }
+
+    public static Scores detect(Model model, Input input, Pattern pattern, Options options) {
         Objects.requireNonNull(pattern, "pattern");
         return detectWith(model, input, pattern.wire(), options);
+    }
+
+    /** As {@link #detect(Model, Input, Pattern, Options)}, on a prompt. */
+    public static Scores detect(Model model, String input, Pattern pattern, Options options) {
+        return detect(model, Wire.input(input, "input"), pattern, options);
+    }
+
+    /** As {@link #detect(Model, Input, Pattern, Options)}, on prompts. */
+    public static Scores detect(Model model, List<String> input, Pattern pattern, Options options) {
+        return detect(model, Wire.input(input, "input"), pattern, options);
+    }
+
+    /** As {@link #detect(Model, Input, Pattern, Options)}, on tokens. */
+    public static Scores detect(Model model, Tensor input, Pattern pattern, Options options) {
+        return detect(model, Wire.input(input, "input"), pattern, options);
     }
 
     /**
      * detect_head with a pattern of your own: a lower-triangular [pos, pos] matrix (row = the
      * attending token); every sequence must have {@code pos} tokens.
      */
-    public static Scores detect(Model model, Object input, double[][] pattern, Options options) {
+    public static Scores detect(Model model, Input input, double[][] pattern, Options options) {
         if (pattern == null || pattern.length == 0) {
             throw new InvalidInputException("a custom detection pattern must be a non-empty [pos, pos] matrix");
         }
@@ -195,11 +226,26 @@ public final class HeadDetector {
         }
     }
 
-    private static Scores detectWith(Model model, Object input, Object pattern, Options options) {
+    /** As {@link #detect(Model, Input, double[][], Options)}, on a prompt. */
+    public static Scores detect(Model model, String input, double[][] pattern, Options options) {
+        return detect(model, Wire.input(input, "input"), pattern, options);
+    }
+
+    /** As {@link #detect(Model, Input, double[][], Options)}, on prompts. */
+    public static Scores detect(Model model, List<String> input, double[][] pattern, Options options) {
+        return detect(model, Wire.input(input, "input"), pattern, options);
+    }
+
+    /** As {@link #detect(Model, Input, double[][], Options)}, on tokens. */
+    public static Scores detect(Model model, Tensor input, double[][] pattern, Options options) {
+        return detect(model, Wire.input(input, "input"), pattern, options);
+    }
+
+    private static Scores detectWith(Model model, Input input, Object pattern, Options options) {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(options, "options");
         Lens lens = model.lens();
-        JsonNode v = LensAccess.ops(lens).call("analysis.detect_head", Args.of("model", model.ref(), "input", LensAccess.ops(lens).input(input),
+        JsonNode v = LensAccess.ops(lens).call("analysis.detect_head", Args.of("model", model.ref(), "input", Wire.arg(input, "input"),
                 "pattern", pattern, "heads", Head.wire(options.heads()), "exclude_bos", options.excludeBos(),
                 "exclude_current_token", options.excludeCurrentToken(), "error_measure", options.errorMeasure().wire(),
                 "prepend_bos", options.prependBos()).map()).value();

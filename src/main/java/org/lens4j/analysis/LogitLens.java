@@ -7,9 +7,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import org.lens4j.Input;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
+import org.lens4j.Tensor;
 import org.lens4j.viz.Figures;
 import org.lens4j.viz.HeatmapOptions;
 import org.lens4j.viz.Html;
@@ -280,11 +282,11 @@ public final class LogitLens {
     }
 
     /** The lens of a prompt, prompts or tokens. */
-    public static Result run(Model model, Object input, Options options) {
+    public static Result run(Model model, Input input, Options options) {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(options, "options");
         Lens lens = model.lens();
-        Args args = Args.of("model", model.ref(), "input", LensAccess.ops(lens).input(input), "layers", options.rows(),
+        Args args = Args.of("model", model.ref(), "input", Wire.arg(input, "input"), "layers", options.rows(),
                 "positions", options.positions(), "top_k", options.topK(), "target", options.target(),
                 "source", options.source().wire(), "incl_mid", options.inclMid(), "recompute_ln", options.recomputeLn(),
                 "prepend_bos", options.prependBos(), "output_transform", options.outputTransform());
@@ -297,5 +299,20 @@ public final class LogitLens {
                 hasTarget ? Wire.d3(lens, v.get("target_probs")) : null,
                 hasTarget ? Wire.l3(lens, v.get("target_ranks")) : null,
                 v.hasNonNull("output_transform") ? v.get("output_transform").asText() : null, v.path("output_transform_applied").asBoolean(false));
+    }
+
+    /** As {@link #run(Model, Input, Options)}, on a prompt. */
+    public static Result run(Model model, String input, Options options) {
+        return run(model, Wire.input(input, "input"), options);
+    }
+
+    /** As {@link #run(Model, Input, Options)}, on prompts. */
+    public static Result run(Model model, List<String> input, Options options) {
+        return run(model, Wire.input(input, "input"), options);
+    }
+
+    /** As {@link #run(Model, Input, Options)}, on tokens. */
+    public static Result run(Model model, Tensor input, Options options) {
+        return run(model, Wire.input(input, "input"), options);
     }
 }

@@ -9,9 +9,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.Function;
+import org.lens4j.Input;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
+import org.lens4j.Slice;
 import org.lens4j.Tensor;
 
 /**
@@ -86,14 +88,15 @@ public sealed interface Metric permits Metric.LogitDiff, Metric.Normalized, Metr
 
     /** The value on {@code logits} [batch, pos, d_vocab]; only for metrics that give one number ({@link Reduce#MEAN}). */
     default double evaluate(Model model, Tensor logits) {
-        return evaluate(model, logits, null);
+        return evaluate(model, logits, (Input) null);
     }
 
     /**
      * As {@link #evaluate(Model, Tensor)}, with the input the logits came from: it tells each
-     * prompt's last real token in a right-padded batch, and gives {@link Loss} its targets.
+     * prompt's last real token in a right-padded batch, and gives {@link Loss} its targets
+     * (a null {@code Input} is the same as none).
      */
-    default double evaluate(Model model, Tensor logits, Object input) {
+    default double evaluate(Model model, Tensor logits, Input input) {
         if (!isScalar()) {
             throw new InvalidInputException("this metric gives one value per prompt (" + this + "): use evaluateEach");
         }
@@ -108,14 +111,45 @@ public sealed interface Metric permits Metric.LogitDiff, Metric.Normalized, Metr
         return values[0];
     }
 
-    /** The values on {@code logits}: one per prompt for {@link Reduce#NONE}, a single value otherwise. */
-    default double[] evaluateEach(Model model, Tensor logits) {
-        return evaluateEach(model, logits, null);
+    /** As {@link #evaluate(Model, Tensor, Input)}, on a prompt. */
+    default double evaluate(Model model, Tensor logits, String input) {
+        return evaluate(model, logits, Wire.input(input, "input"));
     }
 
-    default double[] evaluateEach(Model model, Tensor logits, Object input) {
+    /** As {@link #evaluate(Model, Tensor, Input)}, on prompts. */
+    default double evaluate(Model model, Tensor logits, List<String> input) {
+        return evaluate(model, logits, Wire.input(input, "input"));
+    }
+
+    /** As {@link #evaluate(Model, Tensor, Input)}, on tokens. */
+    default double evaluate(Model model, Tensor logits, Tensor input) {
+        return evaluate(model, logits, Wire.input(input, "input"));
+    }
+
+    /** The values on {@code logits}: one per prompt for {@link Reduce#NONE}, a single value otherwise. */
+    default double[] evaluateEach(Model model, Tensor logits) {
+        return evaluateEach(model, logits, (Input) null);
+    }
+
+    /** As {@link #evaluateEach(Model, Tensor)}, with the input the logits came from (see {@link #evaluate(Model, Tensor, Input)}). */
+    default double[] evaluateEach(Model model, Tensor logits, Input input) {
         JsonNode v = Metrics.evaluateSpec(model, logits, this, input);
         return v.isNumber() ? new double[] {v.asDouble()} : Metrics.toDoubles(model.lens(), v);
+    }
+
+    /** As {@link #evaluateEach(Model, Tensor, Input)}, on a prompt. */
+    default double[] evaluateEach(Model model, Tensor logits, String input) {
+        return evaluateEach(model, logits, Wire.input(input, "input"));
+    }
+
+    /** As {@link #evaluateEach(Model, Tensor, Input)}, on prompts. */
+    default double[] evaluateEach(Model model, Tensor logits, List<String> input) {
+        return evaluateEach(model, logits, Wire.input(input, "input"));
+    }
+
+    /** As {@link #evaluateEach(Model, Tensor, Input)}, on tokens. */
+    default double[] evaluateEach(Model model, Tensor logits, Tensor input) {
+        return evaluateEach(model, logits, Wire.input(input, "input"));
     }
 
     /**
@@ -124,11 +158,11 @@ public sealed interface Metric permits Metric.LogitDiff, Metric.Normalized, Metr
      * {@code logits_to_ave_logit_diff}.
      *
      * <pre>{@code
-     * Metric.LogitDiff m = Metrics.logitDiff(answers).at(Positions.atEach(-1, -2)).perPrompt();
+     * Metric.LogitDiff m = Metrics.logitDiff(answers).at(Slice.indices(-1, -2)).perPrompt();
      * }</pre>
      *
      * @param answers one pair for every prompt, or one pair per prompt
-     * @param positions where to read (default {@link Positions#last()})
+     * @param positions where to read (default {@link Positions#last()}; the same for every prompt: {@link #at(Slice)})
      */
     record LogitDiff(List<AnswerPair> answers, Positions positions, Reduce reduce) implements Metric {
         public LogitDiff {
@@ -138,6 +172,12 @@ public sealed interface Metric permits Metric.LogitDiff, Metric.Normalized, Metr
             reduce = reduce == null ? Reduce.MEAN : reduce;
         }
 
+        /** Read the same positions of every prompt; {@code at(Slice.at(-1))} is the last column. */
+        public LogitDiff at(Slice where) {
+            return at(Positions.of(where));
+        }
+
+        /** Read each prompt's last real token ({@link Positions#last()}) or each prompt's own positions. */
         public LogitDiff at(Positions where) {
             return new LogitDiff(answers, where, reduce);
         }
@@ -227,7 +267,7 @@ public sealed interface Metric permits Metric.LogitDiff, Metric.Normalized, Metr
      * {@code KL(reference || run)} at the read positions: {@code sum p_ref (log p_ref - log p_run)}.
      *
      * <pre>{@code
-     * double kl = Metrics.kl(cleanLogits).at(Positions.all()).evaluate(model, patchedLogits);
+     * double kl = Metrics.kl(cleanLogits).at(Slice.all()).evaluate(model, patchedLogits);
      * }</pre>
      *
      * @param reference logits [batch, pos, d_vocab] (read at the same positions) or [batch, d_vocab]
@@ -239,6 +279,12 @@ public sealed interface Metric permits Metric.LogitDiff, Metric.Normalized, Metr
             reduce = reduce == null ? Reduce.MEAN : reduce;
         }
 
+        /** Read the same positions of every prompt; {@code at(Slice.at(-1))} is the last column. */
+        public Kl at(Slice where) {
+            return at(Positions.of(where));
+        }
+
+        /** Read each prompt's last real token ({@link Positions#last()}) or each prompt's own positions. */
         public Kl at(Positions where) {
             return new Kl(reference, where, reduce);
         }
@@ -282,6 +328,12 @@ public sealed interface Metric permits Metric.LogitDiff, Metric.Normalized, Metr
             reduce = reduce == null ? Reduce.MEAN : reduce;
         }
 
+        /** Read the same positions of every prompt; {@code at(Slice.at(-1))} is the last column. */
+        public OfToken at(Slice where) {
+            return at(Positions.of(where));
+        }
+
+        /** Read each prompt's last real token ({@link Positions#last()}) or each prompt's own positions. */
         public OfToken at(Positions where) {
             return new OfToken(score, tokens, where, reduce);
         }

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
+import org.lens4j.Input;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
@@ -131,8 +132,23 @@ public final class Metrics {
     }
 
     /** The mean next-token loss of {@code logits} on the {@code input} they came from. */
-    public static double loss(Model model, Tensor logits, Object input) {
+    public static double loss(Model model, Tensor logits, Input input) {
         return loss().evaluate(model, logits, Objects.requireNonNull(input, "input"));
+    }
+
+    /** As {@link #loss(Model, Tensor, Input)}, on a prompt. */
+    public static double loss(Model model, Tensor logits, String input) {
+        return loss(model, logits, Wire.input(input, "input"));
+    }
+
+    /** As {@link #loss(Model, Tensor, Input)}, on prompts. */
+    public static double loss(Model model, Tensor logits, List<String> input) {
+        return loss(model, logits, Wire.input(input, "input"));
+    }
+
+    /** As {@link #loss(Model, Tensor, Input)}, on tokens. */
+    public static double loss(Model model, Tensor logits, Tensor input) {
+        return loss(model, logits, Wire.input(input, "input"));
     }
 
     /** {@code KL(reference || logits)} at the last token, averaged over prompts. */
@@ -152,7 +168,7 @@ public final class Metrics {
 
     // -- plumbing -------------------------------------------------------------------------
 
-    static JsonNode evaluateSpec(Model model, Tensor logits, Metric metric, Object input) {
+    static JsonNode evaluateSpec(Model model, Tensor logits, Metric metric, Input input) {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(logits, "logits");
         if (logits.dim() != 3) {
@@ -161,7 +177,7 @@ public final class Metrics {
         Lens lens = model.lens();
         try (Metric.Binding b = metric.bind(lens)) {
             Args args = Args.of("model", model.ref(), "logits", logits.ref(), "spec", b.spec(),
-                    "input", input == null ? null : LensAccess.ops(lens).input(input));
+                    "input", input == null ? null : Wire.arg(input, "input"));
             return LensAccess.ops(lens).call("metrics.evaluate", args.map()).value();
         }
     }

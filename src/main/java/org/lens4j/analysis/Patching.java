@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import org.lens4j.Input;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.ProgressListener;
@@ -168,8 +169,23 @@ public final class Patching {
     }
 
     /** A sweep with the defaults: method chosen by the worker, chunks sized to a memory budget. */
-    public static Result sweep(Model model, Object clean, Object corrupted, Metric metric, Kind kind) {
+    public static Result sweep(Model model, Input clean, Input corrupted, Metric metric, Kind kind) {
         return sweep(model, clean, corrupted, metric, kind, null);
+    }
+
+    /** As {@link #sweep(Model, Input, Input, Metric, Kind)}, on a prompt. */
+    public static Result sweep(Model model, String clean, String corrupted, Metric metric, Kind kind) {
+        return sweep(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), metric, kind);
+    }
+
+    /** As {@link #sweep(Model, Input, Input, Metric, Kind)}, on prompts. */
+    public static Result sweep(Model model, List<String> clean, List<String> corrupted, Metric metric, Kind kind) {
+        return sweep(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), metric, kind);
+    }
+
+    /** As {@link #sweep(Model, Input, Input, Metric, Kind)}, on tokens. */
+    public static Result sweep(Model model, Tensor clean, Tensor corrupted, Metric metric, Kind kind) {
+        return sweep(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), metric, kind);
     }
 
     /**
@@ -178,8 +194,23 @@ public final class Patching {
      * @param metric a scalar metric (usually a normalized logit difference)
      * @param progress receives one event per stacked chunk; null for none
      */
-    public static Result sweep(Model model, Object clean, Object corrupted, Metric metric, Kind kind, ProgressListener progress) {
+    public static Result sweep(Model model, Input clean, Input corrupted, Metric metric, Kind kind, ProgressListener progress) {
         return call("patching.sweep", model, clean, corrupted, metric, kind, progress);
+    }
+
+    /** As {@link #sweep(Model, Input, Input, Metric, Kind, ProgressListener)}, on a prompt. */
+    public static Result sweep(Model model, String clean, String corrupted, Metric metric, Kind kind, ProgressListener progress) {
+        return sweep(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), metric, kind, progress);
+    }
+
+    /** As {@link #sweep(Model, Input, Input, Metric, Kind, ProgressListener)}, on prompts. */
+    public static Result sweep(Model model, List<String> clean, List<String> corrupted, Metric metric, Kind kind, ProgressListener progress) {
+        return sweep(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), metric, kind, progress);
+    }
+
+    /** As {@link #sweep(Model, Input, Input, Metric, Kind, ProgressListener)}, on tokens. */
+    public static Result sweep(Model model, Tensor clean, Tensor corrupted, Metric metric, Kind kind, ProgressListener progress) {
+        return sweep(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), metric, kind, progress);
     }
 
     /**
@@ -198,17 +229,32 @@ public final class Patching {
      *
      * @return a result with method "attribution", shaped and labelled as the sweep's
      */
-    public static Result attribution(Model model, Object clean, Object corrupted, Metric metric, Kind kind) {
+    public static Result attribution(Model model, Input clean, Input corrupted, Metric metric, Kind kind) {
         return call("patching.attribution", model, clean, corrupted, metric, kind, null);
     }
 
-    private static Result call(String op, Model model, Object clean, Object corrupted, Metric metric, Kind kind, ProgressListener progress) {
+    /** As {@link #attribution(Model, Input, Input, Metric, Kind)}, on a prompt. */
+    public static Result attribution(Model model, String clean, String corrupted, Metric metric, Kind kind) {
+        return attribution(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), metric, kind);
+    }
+
+    /** As {@link #attribution(Model, Input, Input, Metric, Kind)}, on prompts. */
+    public static Result attribution(Model model, List<String> clean, List<String> corrupted, Metric metric, Kind kind) {
+        return attribution(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), metric, kind);
+    }
+
+    /** As {@link #attribution(Model, Input, Input, Metric, Kind)}, on tokens. */
+    public static Result attribution(Model model, Tensor clean, Tensor corrupted, Metric metric, Kind kind) {
+        return attribution(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), metric, kind);
+    }
+
+    private static Result call(String op, Model model, Input clean, Input corrupted, Metric metric, Kind kind, ProgressListener progress) {
         if (model == null || metric == null || kind == null) {
             throw new IllegalArgumentException("model, metric and kind are required");
         }
         Lens lens = model.lens();
         try (Metric.Binding m = metric.bind(lens)) {
-            Args args = Args.of("model", model.ref(), "clean", LensAccess.ops(lens).input(clean), "corrupted", LensAccess.ops(lens).input(corrupted),
+            Args args = Args.of("model", model.ref(), "clean", Wire.arg(clean, "clean"), "corrupted", Wire.arg(corrupted, "corrupted"),
                     "metric", m.spec(), "kind", kind.wire());
             JsonNode v = LensAccess.ops(lens).call(op, args.map(), List.of(), progress).value();
             List<String> patchTypes = strings(v.path("labels").path("patch_type"));

@@ -7,9 +7,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.lens4j.Input;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.ProgressListener;
+import org.lens4j.Tensor;
 import org.lens4j.viz.Html;
 
 /**
@@ -119,18 +121,33 @@ public final class PathPatching {
         }
     }
 
-    public static Result run(Model model, Object clean, Object corrupted, Metric metric, Receivers receivers) {
+    public static Result run(Model model, Input clean, Input corrupted, Metric metric, Receivers receivers) {
         return run(model, clean, corrupted, metric, receivers, Direction.DENOISE, null);
     }
 
-    public static Result run(Model model, Object clean, Object corrupted, Metric metric, Receivers receivers, Direction direction,
+    /** As {@link #run(Model, Input, Input, Metric, Receivers)}, on a prompt. */
+    public static Result run(Model model, String clean, String corrupted, Metric metric, Receivers receivers) {
+        return run(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), metric, receivers);
+    }
+
+    /** As {@link #run(Model, Input, Input, Metric, Receivers)}, on prompts. */
+    public static Result run(Model model, List<String> clean, List<String> corrupted, Metric metric, Receivers receivers) {
+        return run(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), metric, receivers);
+    }
+
+    /** As {@link #run(Model, Input, Input, Metric, Receivers)}, on tokens. */
+    public static Result run(Model model, Tensor clean, Tensor corrupted, Metric metric, Receivers receivers) {
+        return run(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), metric, receivers);
+    }
+
+    public static Result run(Model model, Input clean, Input corrupted, Metric metric, Receivers receivers, Direction direction,
                              ProgressListener progress) {
         if (model == null || metric == null || receivers == null || direction == null) {
             throw new IllegalArgumentException("model, metric, receivers and direction are required");
         }
         Lens lens = model.lens();
         try (Metric.Binding m = metric.bind(lens)) {
-            Args args = Args.of("model", model.ref(), "clean", LensAccess.ops(lens).input(clean), "corrupted", LensAccess.ops(lens).input(corrupted),
+            Args args = Args.of("model", model.ref(), "clean", Wire.arg(clean, "clean"), "corrupted", Wire.arg(corrupted, "corrupted"),
                     "metric", m.spec(), "receivers", receivers.spec(), "direction", direction.name().toLowerCase());
             JsonNode v = LensAccess.ops(lens).call("patching.path_patch", args.map(), List.of(), progress).value();
             Object[] flat = Patching.flat(lens, v.get("values"));
@@ -149,5 +166,20 @@ public final class PathPatching {
                     v.path("clean_value").asDouble(Double.NaN), v.path("corrupted_value").asDouble(Double.NaN),
                     v.path("base_value").asDouble(Double.NaN), v.path("method").asText(), v.path("seconds").asDouble(), fastPath);
         }
+    }
+
+    /** As {@link #run(Model, Input, Input, Metric, Receivers, Direction, ProgressListener)}, on a prompt. */
+    public static Result run(Model model, String clean, String corrupted, Metric metric, Receivers receivers, Direction direction, ProgressListener progress) {
+        return run(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), metric, receivers, direction, progress);
+    }
+
+    /** As {@link #run(Model, Input, Input, Metric, Receivers, Direction, ProgressListener)}, on prompts. */
+    public static Result run(Model model, List<String> clean, List<String> corrupted, Metric metric, Receivers receivers, Direction direction, ProgressListener progress) {
+        return run(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), metric, receivers, direction, progress);
+    }
+
+    /** As {@link #run(Model, Input, Input, Metric, Receivers, Direction, ProgressListener)}, on tokens. */
+    public static Result run(Model model, Tensor clean, Tensor corrupted, Metric metric, Receivers receivers, Direction direction, ProgressListener progress) {
+        return run(model, Wire.input(clean, "clean"), Wire.input(corrupted, "corrupted"), metric, receivers, direction, progress);
     }
 }

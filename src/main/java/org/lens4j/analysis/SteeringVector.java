@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import org.lens4j.Input;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
@@ -66,14 +67,29 @@ public record SteeringVector(String hook, List<Integer> layers, double[][] vecto
     }
 
     /** The logits [batch, pos, d_vocab] of {@code input} with {@code coefficient x vector(layer)} added at every position. */
-    public Tensor apply(Model model, Object input, int layer, double coefficient) {
+    public Tensor apply(Model model, Input input, int layer, double coefficient) {
         Objects.requireNonNull(model, "model");
         Lens lens = model.lens();
         try (Tensor v = vectorTensor(lens, layer)) {
-            JsonNode r = LensAccess.ops(lens).call("hooks.run_with_hooks", Args.of("model", model.ref(), "input", LensAccess.ops(lens).input(input),
+            JsonNode r = LensAccess.ops(lens).call("hooks.run_with_hooks", Args.of("model", model.ref(), "input", Wire.arg(input, "input"),
                     "hooks", List.of(spec(layer, v, coefficient))).map()).value();
             return LensAccess.ops(lens).tensor(r.get("logits"));
         }
+    }
+
+    /** As {@link #apply(Model, Input, int, double)}, on a prompt. */
+    public Tensor apply(Model model, String input, int layer, double coefficient) {
+        return apply(model, Wire.input(input, "input"), layer, coefficient);
+    }
+
+    /** As {@link #apply(Model, Input, int, double)}, on prompts. */
+    public Tensor apply(Model model, List<String> input, int layer, double coefficient) {
+        return apply(model, Wire.input(input, "input"), layer, coefficient);
+    }
+
+    /** As {@link #apply(Model, Input, int, double)}, on tokens. */
+    public Tensor apply(Model model, Tensor input, int layer, double coefficient) {
+        return apply(model, Wire.input(input, "input"), layer, coefficient);
     }
 
     /** Greedy generation from {@code prompt} with the vector added at every step; returns the whole text (prompt included). */

@@ -6,8 +6,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import org.lens4j.Input;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
+import org.lens4j.Slice;
 import org.lens4j.Tensor;
 
 /** Turns op results into plain Java data: tensors into nested arrays (fetched and released at once), lists into lists. */
@@ -191,6 +194,31 @@ final class Wire {
             return Double.parseDouble(n.asText());
         }
         return n.asDouble();
+    }
+
+    /** A prompt as an {@link Input}; null is refused with the argument's name. */
+    static Input input(String prompt, String name) {
+        return Input.of(Objects.requireNonNull(prompt, name));
+    }
+
+    /** Prompts as an {@link Input}; null is refused with the argument's name. */
+    static Input input(List<String> prompts, String name) {
+        return Input.of(Objects.requireNonNull(prompts, name));
+    }
+
+    /** Tokens as an {@link Input}; null is refused with the argument's name. */
+    static Input input(Tensor tokens, String name) {
+        return Input.of(Objects.requireNonNull(tokens, name));
+    }
+
+    /** An input as an op's argument ({@link org.lens4j.internal.Wire#input}); null is refused with the argument's name. */
+    static Object arg(Input input, String name) {
+        return org.lens4j.internal.Wire.input(Objects.requireNonNull(input, name));
+    }
+
+    /** A slice as the ops read it ({@link org.lens4j.internal.Wire#slice}); null stays null, the op's default. */
+    static Object slice(Slice slice) {
+        return org.lens4j.internal.Wire.slice(slice);
     }
 
     static Map<String, Object> map(Object... keysAndValues) {

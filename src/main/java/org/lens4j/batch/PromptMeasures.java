@@ -82,7 +82,7 @@ public final class PromptMeasures {
 
     /** A grid analysis of one prompt pair, as Patching's sweep and attribution are. */
     private interface PairGrid extends Serializable {
-        Patching.Result run(Model model, Object clean, Object corrupted, Metric metric, Patching.Kind kind);
+        Patching.Result run(Model model, String clean, String corrupted, Metric metric, Patching.Kind kind);
     }
 
     private static PromptMeasure perPair(String prefix, Patching.Kind kind, PairGrid grid) {

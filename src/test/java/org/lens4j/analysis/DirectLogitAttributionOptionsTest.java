@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.lens4j.Slice;
 import org.lens4j.InvalidInputException;
 import org.lens4j.analysis.DirectLogitAttribution.AccumulatedResidOptions;
 import org.lens4j.analysis.DirectLogitAttribution.ApplyLnToStackOptions;

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Model;
+import org.lens4j.Slice;
 import org.lens4j.Run;
 import org.lens4j.Tensor;
 import org.lens4j.analysis.DirectLogitAttribution.By;
@@ -99,7 +100,7 @@ class DirectLogitAttributionTest {
         try (LabelledStack acc = DirectLogitAttribution.accumulatedResid(cache,
                 AccumulatedResidOptions.defaults().withLayer(-1).withInclMid(true).withApplyLn(true).withPosSlice(Slice.at(-1)));
              LabelledStack dec = DirectLogitAttribution.decomposeResid(cache,
-                     DecomposeResidOptions.defaults().withLayer(1).withMode(DirectLogitAttribution.Mode.ATTN).withPosSlice(Slice.of(3, 5)));
+                     DecomposeResidOptions.defaults().withLayer(1).withMode(DirectLogitAttribution.Mode.ATTN).withPosSlice(Slice.indices(3, 5)));
              LabelledStack heads = DirectLogitAttribution.stackHeadResults(cache,
                      StackHeadResultsOptions.defaults().withLayer(-1).withInclRemainder(true).withPosSlice(Slice.at(-1)).withApplyLn(true));
              LabelledStack full = DirectLogitAttribution.getFullResidDecomposition(cache,
@@ -127,7 +128,7 @@ class DirectLogitAttributionTest {
         assertThrows(InvalidInputException.class,
                 () -> DirectLogitAttribution.accumulatedResid(run.cache(), AccumulatedResidOptions.defaults().withLayer(9)));
         assertThrows(InvalidInputException.class,
-                () -> DirectLogitAttribution.decomposeResid(run.cache(), DecomposeResidOptions.defaults().withPosSlice(Slice.of(99))));
+                () -> DirectLogitAttribution.decomposeResid(run.cache(), DecomposeResidOptions.defaults().withPosSlice(Slice.indices(99))));
         Fixtures.assertWorkerAnswers();
     }
 }

@@ -15,8 +15,10 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.lens4j.CallbackFailedException;
+import org.lens4j.Input;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Model;
+import org.lens4j.Slice;
 import org.lens4j.Tensor;
 import org.lens4j.ErrorKind;
 
@@ -60,10 +62,23 @@ class MetricsTest {
 
     @Test
     void logitDifferenceAtChosenPositions() {
-        double both = Metrics.logitDiff(answers).at(Positions.atEach(5, -1)).evaluate(model, logits);
+        double both = Metrics.logitDiff(answers).at(Slice.indices(5, -1)).evaluate(model, logits);
         assertClose(both, ref.get("/metrics/logit_diff_pos5_last").asDouble(), TOL, "positions 5 and -1");
         double[] perPrompt = Metrics.logitDiff(answers).at(Positions.perPrompt(14, 13, 12, 11)).perPrompt().evaluateEach(model, logits);
         assertClose(perPrompt, ref.get("/metrics/logit_diff_per_prompt_position"), TOL, "a position per prompt");
+    }
+
+    @Test
+    void aSliceRangeReadsThePositionsItSelects() {
+        double lastThree = Metrics.logitDiff(answers).at(Slice.from(-3)).evaluate(model, logits);
+        double oneByOne = 0;
+        for (int p = -3; p < 0; p++) {
+            oneByOne += Metrics.logitDiff(answers).at(Slice.at(p)).evaluate(model, logits) / 3;
+        }
+        assertClose(lastThree, oneByOne, TOL, "Slice.from(-3) against -3, -2, -1 one by one");
+        int seq = (int) logits.size(1);
+        assertClose(Metrics.logitDiff(answers).at(Slice.range(0, seq)).evaluate(model, logits),
+                Metrics.logitDiff(answers).at(Slice.all()).evaluate(model, logits), TOL, "0:seq against all");
     }
 
     @Test
@@ -79,6 +94,25 @@ class MetricsTest {
         assertClose(Metrics.logit(" Mary").evaluate(model, logits), ref.get("/metrics/logit_mary").asDouble(), TOL, "logit");
         int[] ranks = Metrics.rank(model, logits, " Mary");
         assertArrayEquals(Fixtures.strings(ref.get("/metrics/rank_mary")).stream().mapToInt(Integer::parseInt).toArray(), ranks);
+    }
+
+    @Test
+    void theInputFormsAgree() {
+        double expected = ref.get("/metrics/loss").asDouble();
+        assertClose(Metrics.loss(model, logits, Input.of(prompts)), expected, TOL, "loss on Input.of(prompts)");
+        try (Tensor tokens = model.toTokens(prompts)) {
+            assertClose(Metrics.loss(model, logits, tokens), expected, TOL, "loss on the prompts' tokens");
+            assertClose(Metrics.loss().evaluate(model, logits, Input.of(tokens)), expected, TOL, "loss on Input.of(tokens)");
+        }
+        try (Tensor first = logits.select(0, 0).reshape(1, logits.size(1), logits.size(2))) {
+            assertClose(Metrics.loss(model, first, prompts.get(0)), Metrics.loss(model, first, List.of(prompts.get(0))), TOL,
+                    "one prompt as String and as List");
+        }
+        NullPointerException none = assertThrows(NullPointerException.class, () -> Metrics.loss(model, logits, (String) null));
+        assertEquals("input", none.getMessage());
+        NullPointerException noClean = assertThrows(NullPointerException.class,
+                () -> Patching.sweep(model, (List<String>) null, prompts, Metrics.loss(), Patching.Kind.RESID_PRE));
+        assertEquals("clean", noClean.getMessage());
     }
 
     @Test
@@ -128,7 +162,7 @@ class MetricsTest {
         assertTrue(notOne.getMessage().contains("John and Mary"), notOne.getMessage());
 
         InvalidInputException outOfRange = assertThrows(InvalidInputException.class,
-                () -> Metrics.logitDiff(answers).at(Positions.at(99)).evaluate(model, logits));
+                () -> Metrics.logitDiff(answers).at(Slice.at(99)).evaluate(model, logits));
         assertTrue(outOfRange.getMessage().contains("out of range"), outOfRange.getMessage());
 
         InvalidInputException pairs = assertThrows(InvalidInputException.class,
