@@ -66,9 +66,11 @@ class ErrorsTest {
         InvalidInputException e = assertThrows(InvalidInputException.class,
                 () -> LensAccess.ops(lens).call("model.forward", Map.of("model", model.ref(), "input", List.of())));
         assertTrue(e.getMessage().contains("empty"), e.getMessage());
-        // Model's input types refuse other values at compile time; the Object-typed internal path still checks them.
-        assertThrows(IllegalArgumentException.class, () -> LensAccess.ops(lens).input(42));
-        assertThrows(IllegalArgumentException.class, () -> LensAccess.ops(lens).input(List.of("ok", 3)));
+        // Model's input types refuse other values at compile time; the op refuses them from callers that bypass those.
+        assertThrows(InvalidInputException.class,
+                () -> LensAccess.ops(lens).call("model.forward", Map.of("model", model.ref(), "input", 42)));
+        assertThrows(InvalidInputException.class,
+                () -> LensAccess.ops(lens).call("model.forward", Map.of("model", model.ref(), "input", List.of("ok", 3))));
     }
 
     @Test

@@ -1,5 +1,6 @@
 package org.lens4j.analysis;
 
+import org.lens4j.data.ResultTable;
 import org.lens4j.internal.LensAccess;
 import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -236,7 +237,7 @@ public final class Ablation {
      * @param corruptedMetric the metric on the corrupted run (unnormalized)
      */
     public record HeadAblation(String method, double[][] scores, boolean normalized, int[] positions, double cleanMetric,
-                               double corruptedMetric) implements org.lens4j.data.ResultTable.Source {
+                               double corruptedMetric) implements ResultTable.Source {
         public double score(Head head) {
             return scores[head.layer()][head.head()];
         }
@@ -253,8 +254,8 @@ public final class Ablation {
 
         /** One row per head, labelled with the method. */
         @Override
-        public org.lens4j.data.ResultTable table() {
-            return org.lens4j.data.ResultTable.heads(scores, method);
+        public ResultTable table() {
+            return ResultTable.heads(scores, method);
         }
 
         @Override
@@ -280,7 +281,7 @@ public final class Ablation {
      *     null without categories
      */
     public record Comparison(List<String> methods, double[][][] scores, int[] positions, double cleanMetric, double corruptedMetric,
-                             Map<String, Map<String, Integer>> categoryDifference) implements org.lens4j.data.ResultTable.Source {
+                             Map<String, Map<String, Integer>> categoryDifference) implements ResultTable.Source {
         /** One method's grid, [layer][head]. */
         public double[][] scores(Method method) {
             int i = methods.indexOf(method.wire());
@@ -301,8 +302,8 @@ public final class Ablation {
 
         /** One row per method and head, method by method, labelled with the method. */
         @Override
-        public org.lens4j.data.ResultTable table() {
-            return org.lens4j.data.ResultTable.heads(methods, scores);
+        public ResultTable table() {
+            return ResultTable.heads(methods, scores);
         }
 
         @Override

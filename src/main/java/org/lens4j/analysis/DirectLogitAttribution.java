@@ -1,5 +1,6 @@
 package org.lens4j.analysis;
 
+import org.lens4j.data.ResultTable;
 import org.lens4j.internal.LensAccess;
 import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -15,7 +16,6 @@ import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.Slice;
 import org.lens4j.Tensor;
-import org.lens4j.data.ResultTable;
 import org.lens4j.viz.Figures;
 import org.lens4j.viz.HeatmapOptions;
 import org.lens4j.viz.Html;

@@ -1,5 +1,6 @@
 package org.lens4j.analysis;
 
+import org.lens4j.data.ResultTable;
 import org.lens4j.internal.LensAccess;
 import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -133,7 +134,7 @@ public final class HeadDetector {
      * @param scores [layer][head]; -1 for heads not scored
      * @param nSequences how many sequences were averaged
      */
-    public record Scores(String pattern, double[][] scores, int nSequences) implements org.lens4j.data.ResultTable.Source {
+    public record Scores(String pattern, double[][] scores, int nSequences) implements ResultTable.Source {
         /** The score of one head. */
         public double score(Head head) {
             if (head.layer() >= scores.length || head.head() >= scores[0].length) {
@@ -154,8 +155,8 @@ public final class HeadDetector {
 
         /** One row per head, labelled with the pattern. */
         @Override
-        public org.lens4j.data.ResultTable table() {
-            return org.lens4j.data.ResultTable.heads(scores, pattern);
+        public ResultTable table() {
+            return ResultTable.heads(scores, pattern);
         }
 
         @Override
@@ -281,7 +282,7 @@ public final class HeadDetector {
      * }</pre>
      */
     public record RepeatedTokenScores(int seqLen, double[][] previousToken, double[][] duplicateToken, double[][] induction)
-            implements org.lens4j.data.ResultTable.Source {
+            implements ResultTable.Source {
         /** Seed 001's three layer x head heatmaps: previous-token, duplicate-token, induction. */
         public List<Html> figures(Lens lens) {
             return List.of(headHeatmap(lens, previousToken, "Previous token scores"), headHeatmap(lens, duplicateToken, "Duplicate token scores"),
@@ -290,8 +291,8 @@ public final class HeadDetector {
 
         /** One row per head and score, the grids labelled "previous_token", "duplicate_token", "induction" in turn. */
         @Override
-        public org.lens4j.data.ResultTable table() {
-            return org.lens4j.data.ResultTable.heads(List.of("previous_token", "duplicate_token", "induction"),
+        public ResultTable table() {
+            return ResultTable.heads(List.of("previous_token", "duplicate_token", "induction"),
                     new double[][][] {previousToken, duplicateToken, induction});
         }
 
@@ -374,7 +375,7 @@ public final class HeadDetector {
             throw new InvalidInputException("give at least one prompt");
         }
         Lens lens = model.lens();
-        JsonNode v = LensAccess.ops(lens).call("analysis.induction_scores", Args.of("model", model.ref(), "prompts", LensAccess.ops(lens).input(prompts)).map())
+        JsonNode v = LensAccess.ops(lens).call("analysis.induction_scores", Args.of("model", model.ref(), "prompts", List.copyOf(prompts)).map())
                 .value();
         return new InductionScores(List.copyOf(prompts), Wire.d3(lens, v.get("scores")), Wire.ints(v.get("max_layer")),
                 Wire.ints(v.get("max_head")), Wire.doubles(v.get("max_score")), v.get("offset").asInt(), v.get("length").asInt());

@@ -1,5 +1,6 @@
 package org.lens4j.analysis;
 
+import org.lens4j.data.ResultTable;
 import org.lens4j.internal.LensAccess;
 import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -197,7 +198,7 @@ public final class LogitLens {
     public record Result(String source, List<String> labels, int[] rows, int[] positions, List<List<String>> strTokens,
                          long[][][][] topTokenIds, String[][][][] topTokens, double[][][][] topProbs, double[][][] kl,
                          Integer targetId, double[][][] targetProbs, long[][][] targetRanks, String outputTransform,
-                         boolean outputTransformApplied) implements org.lens4j.data.ResultTable.Source {
+                         boolean outputTransformApplied) implements ResultTable.Source {
 
         /** A result of a model without a post-unembedding transform. */
         public Result(String source, List<String> labels, int[] rows, int[] positions, List<List<String>> strTokens,
@@ -262,7 +263,7 @@ public final class LogitLens {
 
         /** The KL grid of a one-prompt lens, one row per (lens row, position); a lens of several prompts needs {@link #table(int)}. */
         @Override
-        public org.lens4j.data.ResultTable table() {
+        public ResultTable table() {
             if (strTokens.size() != 1) {
                 throw new IllegalArgumentException("this lens holds " + strTokens.size()
                         + " prompts and a row has no prompt column: use result.table(prompt) for one of them");
@@ -271,8 +272,8 @@ public final class LogitLens {
         }
 
         /** The KL grid of one prompt of the lens: one row per (lens row, position), labelled with the row ("3_pre"). */
-        public org.lens4j.data.ResultTable table(int prompt) {
-            return org.lens4j.data.ResultTable.byPosition(labels, positions, kl, prompt);
+        public ResultTable table(int prompt) {
+            return ResultTable.byPosition(labels, positions, kl, prompt);
         }
 
         @Override

@@ -1,5 +1,6 @@
 package org.lens4j.analysis;
 
+import org.lens4j.data.ResultTable;
 import org.lens4j.internal.LensAccess;
 import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -67,7 +68,7 @@ public final class Patching {
      */
     public record Result(String kind, List<String> axes, int[] shape, double[] values, List<String> patchTypes,
                          List<List<String>> tokens, double cleanValue, double corruptedValue, String method, double seconds,
-                         FastPath fastPath) implements org.lens4j.data.ResultTable.Source {
+                         FastPath fastPath) implements ResultTable.Source {
 
         /** A result that records only its method. */
         public Result(String kind, List<String> axes, int[] shape, double[] values, List<String> patchTypes,
@@ -158,8 +159,8 @@ public final class Patching {
 
         /** One row per cell: the layer, position and head axes as columns, labelled by patch type or the clean prompt's token. */
         @Override
-        public org.lens4j.data.ResultTable table() {
-            return org.lens4j.data.ResultTable.axes(axes, shape, values, patchTypes, tokens.isEmpty() ? List.of() : tokens.get(0));
+        public ResultTable table() {
+            return ResultTable.axes(axes, shape, values, patchTypes, tokens.isEmpty() ? List.of() : tokens.get(0));
         }
 
         @Override

@@ -1,5 +1,6 @@
 package org.lens4j.analysis;
 
+import org.lens4j.data.ResultTable;
 import org.lens4j.internal.LensAccess;
 import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -81,7 +82,7 @@ public final class PathPatching {
      */
     public record Result(Map<String, Object> receivers, Direction direction, double[][] values, List<List<String>> tokens,
                          double cleanValue, double corruptedValue, double baseValue, String method, double seconds,
-                         FastPath fastPath) implements org.lens4j.data.ResultTable.Source {
+                         FastPath fastPath) implements ResultTable.Source {
 
         /** A result that records only its method. */
         public Result(Map<String, Object> receivers, Direction direction, double[][] values, List<List<String>> tokens,
@@ -111,8 +112,8 @@ public final class PathPatching {
 
         /** One row per sender head, labelled "L1H2". */
         @Override
-        public org.lens4j.data.ResultTable table() {
-            return org.lens4j.data.ResultTable.heads(values);
+        public ResultTable table() {
+            return ResultTable.heads(values);
         }
 
         @Override

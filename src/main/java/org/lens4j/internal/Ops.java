@@ -40,35 +40,6 @@ public final class Ops {
         return door.call(lens, op, args, blobs, progress);
     }
 
-    /**
-     * A model input as an op argument: an {@link Input}, a prompt ({@code String}) or prompts
-     * ({@code List<String>}) as they are, tokens ({@link Tensor}) as a handle reference; anything
-     * else is refused. For callers that still hold an {@code Object}; typed code uses
-     * {@link Wire#input(Input)}.
-     */
-    public Object input(Object input) {
-        if (input instanceof Input typed) {
-            return Wire.input(typed);
-        }
-        if (input instanceof String) {
-            return input;
-        }
-        if (input instanceof Tensor t) {
-            return t.ref();
-        }
-        if (input instanceof List<?> list) {
-            for (Object o : list) {
-                if (!(o instanceof String)) {
-                    throw new IllegalArgumentException("a batch of prompts must be a List<String>; found a "
-                            + (o == null ? "null" : o.getClass().getSimpleName()));
-                }
-            }
-            return list;
-        }
-        throw new IllegalArgumentException("input must be a prompt (String), prompts (List<String>) or tokens (Tensor); got "
-                + (input == null ? "null" : input.getClass().getSimpleName()));
-    }
-
     /** A tensor handle from a result node {@code {"$tensor": id, "shape": .., "dtype": .., "device": ..}}. */
     public Tensor tensor(JsonNode node) {
         if (node == null || !node.has("$tensor")) {
