@@ -203,6 +203,11 @@ def test_out_of_range_layers_heads_and_positions_give_the_range(session, model):
     n_pos = session.handles.get(session.dispatch("model.to_tokens", {"model": model, "input": PROMPT}, [])[0]["$tensor"]).shape[1]
     _, d = _details(session, "analysis.logit_lens", model=model, input=PROMPT, positions=[n_pos])
     assert d == {"argument": "positions", "got": n_pos, "valid": {"min": -n_pos, "max": n_pos - 1}}
+    _, d = _details(session, "hooks.run_with_hooks", model=model, input=PROMPT,
+                    hooks=[{"names": ["blocks.0.hook_resid_pre"], "select": {"pos": [[n_pos]]}, "actions": [{"type": "zero"}]}])
+    assert d == {"argument": "pos", "got": n_pos, "valid": {"min": -n_pos, "max": n_pos - 1}}
+    _, d = _details(session, "tensor.softmax", tensor={"$h": session.handles.put(torch.zeros(2, 3))}, dim=2)
+    assert d == {"argument": "dim", "got": 2, "valid": {"min": -2, "max": 1}, "shape": [2, 3]}
     _, d = _details(session, "model.weight", model=model, name="W_Q", layer=-3)
     assert d == {"argument": "layer", "got": -3, "valid": {"min": -2, "max": 1}}
 

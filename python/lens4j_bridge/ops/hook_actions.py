@@ -277,11 +277,13 @@ class Selection:
                     f"per-prompt positions give {len(self.per_prompt)} lists for a batch of {n_batch} prompts")
         bs, ps = [], []
         for b, positions in zip(prompts, self.per_prompt):
-            require(-n_batch <= b < n_batch, f"prompt index {b} is out of range for a batch of {n_batch}", argument="batch", got=b,
-                    valid=int_range(-n_batch, n_batch - 1))
-            for p in positions:
-                require(-n_pos <= p < n_pos, f"position {p} is out of range for {self.target.name}, whose pos axis has size {n_pos}",
-                        argument="pos", got=p, valid=int_range(-n_pos, n_pos - 1))
+            if not -n_batch <= b < n_batch:
+                raise LensError(f"prompt index {b} is out of range for a batch of {n_batch}", argument="batch", got=b,
+                                valid=int_range(-n_batch, n_batch - 1))
+            for p in positions:  # one check per position: the error is built only when raised
+                if not -n_pos <= p < n_pos:
+                    raise LensError(f"position {p} is out of range for {self.target.name}, whose pos axis has size {n_pos}",
+                                    argument="pos", got=p, valid=int_range(-n_pos, n_pos - 1))
                 bs.append(b % n_batch)
                 ps.append(p % n_pos)
         pairs = (torch.tensor(bs, dtype=torch.int64, device=x.device), torch.tensor(ps, dtype=torch.int64, device=x.device))

@@ -72,8 +72,9 @@ def as_tensor(value: Any) -> torch.Tensor:
 
 def check_dim(t: torch.Tensor, dim: int) -> int:
     n = t.dim()
-    require(-n <= dim < n if n else dim in (0, -1), f"dim {dim} is out of range for a tensor of shape {list(t.shape)}",
-            argument="dim", got=dim, valid=int_range(-n, n - 1) if n else int_range(-1, 0), shape=list(t.shape))
+    if not (-n <= dim < n if n else dim in (0, -1)):  # every tensor op passes here: build the error only when raised
+        raise LensError(f"dim {dim} is out of range for a tensor of shape {list(t.shape)}", argument="dim", got=dim,
+                        valid=int_range(-n, n - 1) if n else int_range(-1, 0), shape=list(t.shape))
     return dim
 
 
