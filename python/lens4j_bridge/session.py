@@ -13,7 +13,7 @@ import traceback
 from typing import Any, Callable
 
 from . import memory, ops
-from .errors import LensError
+from .errors import LensError, nearest, wire_details
 from .handles import HandleTable
 from .values import Blob, decode, encode
 
@@ -87,11 +87,14 @@ def _check_arguments(op_name: str, fn: Callable[..., Any], args: dict[str, Any])
             parts.append(f"unknown argument(s) {unknown}")
         if missing:
             parts.append(f"missing argument(s) {missing}")
-        raise LensError(f"{op_name}: {'; '.join(parts)}; valid arguments: {names}")
+        at_fault = (unknown or missing)[0]
+        raise LensError(f"{op_name}: {'; '.join(parts)}; valid arguments: {names}", argument=at_fault, valid=names,
+                        nearest=nearest(unknown[0], names) if unknown else None, got=unknown or None)
 
 
 def error_info(exc: BaseException) -> dict[str, Any]:
-    """What Java needs to raise the right exception: kind, message, Python type and traceback."""
+    """What Java needs to raise the right exception: kind, message, Python type, traceback and,
+    for a LensError that has them, its details as JSON."""
     kind = exc.kind if isinstance(exc, LensError) else _kind_of(exc)
     info: dict[str, Any] = {
         "kind": kind,
@@ -99,8 +102,9 @@ def error_info(exc: BaseException) -> dict[str, Any]:
         "type": type(exc).__name__,
         "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-8000:],
     }
-    if isinstance(exc, LensError) and exc.details:
-        info["details"] = exc.details
+    details = wire_details(exc.details) if isinstance(exc, LensError) else {}
+    if details:
+        info["details"] = details
     return info
 
 

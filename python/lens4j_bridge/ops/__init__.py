@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable
 
-from ..errors import LensError
+from ..errors import LensError, nearest
 
 OpFn = Callable[..., Any]
 
@@ -48,14 +48,16 @@ def lookup(name: str) -> OpFn:
         area = name.split(".", 1)[0]
         module = AREAS.get(area)
         if module is None:
-            raise LensError(f"unknown op {name!r}: no area {area!r}; areas: {sorted(AREAS)}", "unknown_op")
+            raise LensError(f"unknown op {name!r}: no area {area!r}; areas: {sorted(AREAS)}", "unknown_op",
+                            got=name, nearest=nearest(area, sorted(AREAS)), valid=sorted(AREAS))
         importlib.import_module(f"{__name__}.{module}")
     try:
         return _REGISTRY[name]
     except KeyError:
         area = name.split(".", 1)[0]
         known = sorted(n for n in _REGISTRY if n.startswith(area + "."))
-        raise LensError(f"unknown op {name!r}; ops in area {area!r}: {known}", "unknown_op") from None
+        raise LensError(f"unknown op {name!r}; ops in area {area!r}: {known}", "unknown_op",
+                        got=name, nearest=nearest(name, known), valid=known) from None
 
 
 def registered() -> list[str]:

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from transformer_lens.ActivationCache import ActivationCache
 
-from ..errors import LensError, nearest
+from ..errors import LensError, int_range, nearest
 from ..session import Session
 from transformer_lens.utilities import get_act_name as act_name
 from . import op
@@ -22,7 +22,7 @@ def entry(cache: ActivationCache, name: str) -> torch.Tensor:
         return cache.cache_dict[name]
     keys = sorted(cache.keys())
     close = nearest(name, keys)
-    raise LensError(f"the cache holds no {name!r}; nearest keys: {close} ({len(keys)} keys in all)", "unknown_hook", nearest=close)
+    raise LensError(f"the cache holds no {name!r}; nearest keys: {close} ({len(keys)} keys in all)", "unknown_hook", nearest=close, got=name)
 
 
 @op("cache.keys")
@@ -38,7 +38,8 @@ def get(s: Session, cache: ActivationCache, name: str, layer: int | None = None,
     if layer is not None:
         n = cache.model.cfg.n_layers
         if not -n <= layer < n:
-            raise LensError(f"layer {layer} is out of range for a model with {n} layers")
+            raise LensError(f"layer {layer} is out of range for a model with {n} layers", argument="layer", got=layer,
+                            valid=int_range(-n, n - 1))
         if layer < 0:
             layer += n  # TransformerLens' negative-layer rule
     return entry(cache, act_name(name, layer, layer_type))

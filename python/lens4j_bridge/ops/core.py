@@ -75,7 +75,7 @@ def echo(s: Session, value: Any = None, blobs: list[Blob] | None = None) -> dict
 def make_blob(s: Session, dtype: str, shape: list[int], fill: int = 0) -> Blob:
     """A blob of the given dtype and shape whose every byte is ``fill``: transfer tests and benchmarks."""
     if dtype not in DTYPES:
-        raise LensError(f"unknown dtype {dtype!r}; valid: {sorted(DTYPES)}")
+        raise LensError(f"unknown dtype {dtype!r}; valid: {sorted(DTYPES)}", argument="dtype", got=dtype, valid=sorted(DTYPES))
     n = DTYPES[dtype][0]
     for d in shape:
         n *= d
@@ -89,13 +89,15 @@ def callback(s: Session, name: str, args: dict[str, Any] | None = None, repeat: 
 
 
 @op("bridge.fail")
-def fail(s: Session, kind: str = "python_error", message: str = "failure requested by bridge.fail") -> None:
-    """Raise an error of the given kind: how tests check that every error reaches Java intact."""
+def fail(s: Session, kind: str = "python_error", message: str = "failure requested by bridge.fail",
+         details: dict[str, Any] | None = None) -> None:
+    """Raise an error of the given kind (with ``details``, for a LensError): how tests check that
+    every error reaches Java intact."""
     if kind == "python_error":
         raise RuntimeError(message)
     if kind == "out_of_memory":
         raise MemoryError(message)
-    raise LensError(message, kind)
+    raise LensError(message, kind, **dict(details or {}))
 
 
 @op("bridge.sleep")

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import torch
 from transformer_lens.ActivationCache import ActivationCache
 
-from ..errors import LensError, nearest, require
+from ..errors import LensError, int_range, nearest, require
 from ..session import Session
 from ..values import tensor_meta
 from .model import check_hook_names
@@ -106,7 +106,8 @@ def resolve_targets(model: Any, spec: dict[str, Any], hook_dict: dict[str, Any])
         matched = [n for n in hook_dict if fnmatch.fnmatchcase(n, glob)]
         if not matched:
             close = nearest(glob.replace("*", "0"), sorted(hook_dict))
-            raise LensError(f"glob {glob!r} matches no hook name; nearest valid names: {close}", "unknown_hook", nearest=close)
+            raise LensError(f"glob {glob!r} matches no hook name; nearest valid names: {close}", "unknown_hook", nearest=close,
+                            argument="glob", got=glob)
         wanted += matched
     targets: list[Target] = []
     seen: set[int] = set()
@@ -119,7 +120,8 @@ def resolve_targets(model: Any, spec: dict[str, Any], hook_dict: dict[str, Any])
         reason = gated(point.name or name)
         if reason is not None:
             if names is not None and name in names:
-                raise LensError(f"hook {name!r} never fires while cfg.{reason} is False; enable it on the model first (set_{reason}(True))", "unknown_hook")
+                raise LensError(f"hook {name!r} never fires while cfg.{reason} is False; enable it on the model first (set_{reason}(True))", "unknown_hook",
+                                got=name)
             continue  # a glob sweeps past gated-off points, as TransformerLens' filters do
         targets.append(_target(hook_dict, name))
     require(len(targets) > 0, f"the hook spec matches no hook point that fires: {names or from_filter or glob!r}")
@@ -170,7 +172,8 @@ class Selection:
         select = select or {}
         require(isinstance(select, dict), f"'select' must be an object with keys {list(SELECT_KEYS)}, got {select!r}")
         unknown = set(select) - set(SELECT_KEYS)
-        require(not unknown, f"unknown selector(s) {sorted(unknown)}; valid: {list(SELECT_KEYS)}")
+        require(not unknown, f"unknown selector(s) {sorted(unknown)}; valid: {list(SELECT_KEYS)}", argument="select",
+                got=sorted(unknown), valid=list(SELECT_KEYS))
         self.target = target
         pos = select.get("pos")
         self.per_prompt: list[list[int]] | None = None
@@ -188,7 +191,8 @@ class Selection:
                     f"{list(HEAD_POS_HOOKS + PATTERN_HOOKS)} (by name ending)")
             if isinstance(self.head, list):
                 bad = [h for h in self.head if not -n_heads <= h < n_heads]
-                require(not bad, f"head(s) {bad} out of range: {target.name} has {n_heads} heads")
+                require(not bad, f"head(s) {bad} out of range: {target.name} has {n_heads} heads", argument="head", got=bad,
+                        valid=int_range(-n_heads, n_heads - 1))
         if self.per_prompt is not None:
             require(self.batch is None or isinstance(self.batch, list),
                     "with per-prompt positions, 'batch' must be a list of prompt indices (one per list of positions)")
@@ -255,7 +259,8 @@ class Selection:
             if lo < -size or hi >= size:
                 raise LensError(
                     f"{what} index {hi if hi >= size else lo} is out of range for {self.target.name}, "
-                    f"whose {what} axis has size {size} (activation shape {list(x.shape)})", "bad_argument")
+                    f"whose {what} axis has size {size} (activation shape {list(x.shape)})", "bad_argument",
+                    argument=what, got=hi if hi >= size else lo, valid=int_range(-size, size - 1), shape=list(x.shape))
         if self.static is not None:
             return self.static
         key = (x.shape[0], x.shape[self.target.pos_axis], x.device)
@@ -272,9 +277,13 @@ class Selection:
                     f"per-prompt positions give {len(self.per_prompt)} lists for a batch of {n_batch} prompts")
         bs, ps = [], []
         for b, positions in zip(prompts, self.per_prompt):
-            require(-n_batch <= b < n_batch, f"prompt index {b} is out of range for a batch of {n_batch}")
-            for p in positions:
-                require(-n_pos <= p < n_pos, f"position {p} is out of range for {self.target.name}, whose pos axis has size {n_pos}")
+            if not -n_batch <= b < n_batch:
+                raise LensError(f"prompt index {b} is out of range for a batch of {n_batch}", argument="batch", got=b,
+                                valid=int_range(-n_batch, n_batch - 1))
+            for p in positions:  # one check per position: the error is built only when raised
+                if not -n_pos <= p < n_pos:
+                    raise LensError(f"position {p} is out of range for {self.target.name}, whose pos axis has size {n_pos}",
+                                    argument="pos", got=p, valid=int_range(-n_pos, n_pos - 1))
                 bs.append(b % n_batch)
                 ps.append(p % n_pos)
         pairs = (torch.tensor(bs, dtype=torch.int64, device=x.device), torch.tensor(ps, dtype=torch.int64, device=x.device))
@@ -301,7 +310,8 @@ def fit(src: torch.Tensor, x: torch.Tensor, index: tuple, what: str, target: Tar
         pass
     raise LensError(
         f"{what} of shape {list(src.shape)} fits neither the activation of {target.name} "
-        f"(shape {list(x.shape)}) nor its selected region (shape {list(region)})", "shape_mismatch")
+        f"(shape {list(x.shape)}) nor its selected region (shape {list(region)})", "shape_mismatch",
+        argument=what, shape=list(src.shape), expected=list(x.shape))
 
 
 class Captures:
@@ -354,7 +364,8 @@ def _cache_entry(model: Any, hook_dict: dict[str, Any], cache: Any, target: Targ
         if c in cache.cache_dict:
             return cache.cache_dict[c]
     close = nearest(candidates[0], sorted(cache.keys()))
-    raise LensError(f"action '{kind}': the cache holds no {candidates[0]!r}; nearest keys: {close}", "unknown_hook", nearest=close)
+    raise LensError(f"action '{kind}': the cache holds no {candidates[0]!r}; nearest keys: {close}", "unknown_hook", nearest=close,
+                    got=candidates[0])
 
 
 def compile_action(s: Session, model: Any, hook_dict: dict[str, Any], action: Any, target: Target,
@@ -362,9 +373,12 @@ def compile_action(s: Session, model: Any, hook_dict: dict[str, Any], action: An
     require(isinstance(action, dict) and isinstance(action.get("type"), str),
             f"an action must be an object with a 'type'; types: {list(ACTION_KEYS)}")
     kind = action["type"]
-    require(kind in ACTION_KEYS, f"unknown action type {kind!r}; valid: {list(ACTION_KEYS)}")
+    if kind not in ACTION_KEYS:
+        raise LensError(f"unknown action type {kind!r}; valid: {list(ACTION_KEYS)}", argument="type", got=kind,
+                        nearest=nearest(kind, list(ACTION_KEYS)), valid=list(ACTION_KEYS))
     unknown = set(action) - {"type", "select"} - set(ACTION_KEYS[kind])
-    require(not unknown, f"action '{kind}' has unknown key(s) {sorted(unknown)}; valid: {['select', *ACTION_KEYS[kind]]}")
+    require(not unknown, f"action '{kind}' has unknown key(s) {sorted(unknown)}; valid: {['select', *ACTION_KEYS[kind]]}",
+            got=sorted(unknown), valid=["select", *ACTION_KEYS[kind]])
     if "select" in action:
         selection = Selection(action["select"], target, heads_of(model, target))
     sel = selection
@@ -477,7 +491,8 @@ def _java_apply(s: Session, hook_id: int, target: Target, sel: Selection, direct
         new = as_tensor(answer)
         if list(new.shape) != list(region.shape):
             raise LensError(f"the Java hook {hook_id} on {target.name} returned shape {list(new.shape)}; "
-                            f"the activation it was given has shape {list(region.shape)}", "shape_mismatch")
+                            f"the activation it was given has shape {list(region.shape)}", "shape_mismatch",
+                            shape=list(new.shape), expected=list(region.shape))
         if sel.everything:
             x.copy_(new)  # in place, like every other write (see docs/hooks-spec.md)
         else:
@@ -548,9 +563,11 @@ def compile_hooks(s: Session, model: Any, specs: Any) -> CompiledHooks:
     for n, spec in enumerate(specs):
         require(isinstance(spec, dict), f"hook {n} must be an object with keys {list(SPEC_KEYS)}, got {type(spec).__name__}")
         unknown = set(spec) - set(SPEC_KEYS)
-        require(not unknown, f"hook {n} has unknown key(s) {sorted(unknown)}; valid: {list(SPEC_KEYS)}")
+        require(not unknown, f"hook {n} has unknown key(s) {sorted(unknown)}; valid: {list(SPEC_KEYS)}", got=sorted(unknown),
+                valid=list(SPEC_KEYS))
         direction = spec.get("dir", "fwd")
-        require(direction in ("fwd", "bwd"), f"hook {n}: 'dir' must be 'fwd' or 'bwd', got {direction!r}")
+        require(direction in ("fwd", "bwd"), f"hook {n}: 'dir' must be 'fwd' or 'bwd', got {direction!r}", argument="dir",
+                got=direction, valid=["fwd", "bwd"])
         actions = spec.get("actions")
         require(isinstance(actions, list) and len(actions) > 0, f"hook {n} needs a non-empty 'actions' list; types: {list(ACTION_KEYS)}")
         for target in resolve_targets(model, spec, hook_dict):

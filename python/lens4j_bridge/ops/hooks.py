@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import torch
 
-from ..errors import LensError, require
+from ..errors import LensError, nearest, require
 from ..session import Session
 from ..values import tensor_meta
 from . import op
@@ -115,7 +115,8 @@ def captures(s: Session, hook_set: HookSet, clear: bool = True) -> dict[str, Any
 
 @op("hooks.reset")
 def reset(s: Session, model: Any, including_permanent: bool = False, direction: str = "both") -> dict[str, int]:
-    require(direction in ("fwd", "bwd", "both"), f"direction must be 'fwd', 'bwd' or 'both', got {direction!r}")
+    require(direction in ("fwd", "bwd", "both"), f"direction must be 'fwd', 'bwd' or 'both', got {direction!r}",
+            argument="direction", got=direction, valid=["fwd", "bwd", "both"])
     before = _count_hooks(model)
     model.reset_hooks(direction=direction, including_permanent=including_permanent)
     return {"removed": before - _count_hooks(model)}
@@ -146,13 +147,16 @@ def _names_filter(model: Any, names: list[str] | None, glob: str | None) -> Any:
         for n in names:
             reason = gated(model.hook_dict[n].name or n)
             if reason is not None:
-                raise LensError(f"{n!r} is never cached while cfg.{reason} is False; enable it on the model first (set_{reason}(True))", "unknown_hook")
+                raise LensError(f"{n!r} is never cached while cfg.{reason} is False; enable it on the model first (set_{reason}(True))", "unknown_hook",
+                                got=n)
     if glob is None:
         return names  # TransformerLens resolves a list's aliases itself
     require(isinstance(glob, str), "'glob' must be a string such as 'blocks.*.attn.hook_pattern'")
     # Gated points are left out here, as a glob is a sweep, not a request for each one.
     matched = {n for n, p in model.hook_dict.items() if fnmatch.fnmatchcase(n, glob) and gated(p.name or n) is None}
-    require(len(matched) > 0, f"glob {glob!r} matches no hook name that fires", "unknown_hook")
+    if not matched:
+        raise LensError(f"glob {glob!r} matches no hook name that fires", "unknown_hook", argument="glob", got=glob,
+                        nearest=nearest(glob.replace("*", "0"), sorted(model.hook_dict)))
     wanted = matched | set(names or [])
     return lambda n: n in wanted
 
@@ -189,7 +193,7 @@ def _metric(s: Session, spec: Any, n_batch: int) -> tuple[bool, Callable[[torch.
 
         return False, java_metric
     pos = spec.get("pos", -1)
-    require(isinstance(pos, int), f"backward_of 'pos' must be an int, got {pos!r}")
+    require(isinstance(pos, int), f"backward_of 'pos' must be an int, got {pos!r}", argument="pos", got=pos)
     rows = torch.arange(n_batch)
     if kind == "logit":
         tokens = _per_prompt_ids(spec.get("tokens"), n_batch, "tokens")

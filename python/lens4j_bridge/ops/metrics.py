@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import torch
 
-from ..errors import LensError, require
+from ..errors import LensError, int_range, nearest, require
 from ..session import Session
 from . import op
 from .model import tokens_of
@@ -53,7 +53,7 @@ class Metric:
         if self.positions is not None:
             require(logits.dim() == 3 and logits.shape[0] == self.positions.shape[0],
                     f"metric {self.describe} expects logits [batch={self.positions.shape[0]}, pos, d_vocab], got {list(logits.shape)}",
-                    "shape_mismatch")
+                    "shape_mismatch", argument="logits", shape=list(logits.shape), expected=[self.positions.shape[0], None, None])
         return self.from_selected(self.select(logits))
 
     def __repr__(self) -> str:
@@ -72,9 +72,9 @@ def token_id(s: Session | None, model: Any, token: Any, what: str) -> int:
         try:
             return to_single_token(s, model, token)
         except LensError as e:
-            raise LensError(f"{what}: {e}", e.kind) from None
+            raise LensError(f"{what}: {e}", e.kind, **e.details) from None
     vocab = model.cfg.d_vocab_out if getattr(model.cfg, "d_vocab_out", None) else model.cfg.d_vocab
-    require(0 <= token < vocab, f"{what}: token id {token} is out of range [0, {vocab})")
+    require(0 <= token < vocab, f"{what}: token id {token} is out of range [0, {vocab})", got=token, valid=int_range(0, vocab - 1))
     return int(token)
 
 
@@ -120,7 +120,8 @@ def resolve_positions(spec_positions: Any, batch: int, seq: int, last: list[int]
             if isinstance(p, bool) or not isinstance(p, int):
                 raise LensError(f"{what} positions must be integers, 'last', 'all' or null, got {p!r}")
             if not -seq <= p < seq:
-                raise LensError(f"{what}: position {p} of prompt {b} is out of range for {seq} tokens (valid: {-seq}..{seq - 1})")
+                raise LensError(f"{what}: position {p} of prompt {b} is out of range for {seq} tokens (valid: {-seq}..{seq - 1})",
+                                argument="positions", got=p, valid=int_range(-seq, seq - 1))
             fixed.append(p + seq if p < 0 else p)
         out.append(fixed)
     return torch.tensor(out, dtype=torch.int64)
@@ -132,13 +133,15 @@ def _reduce(value: torch.Tensor, reduce: str) -> torch.Tensor:
 
 def _check_reduce(spec: dict, what: str) -> str:
     reduce = spec.get("reduce", "mean")
-    require(reduce in REDUCES, f"{what}: reduce must be one of {list(REDUCES)}, got {reduce!r}")
+    require(reduce in REDUCES, f"{what}: reduce must be one of {list(REDUCES)}, got {reduce!r}", argument="reduce", got=reduce,
+            valid=list(REDUCES))
     return reduce
 
 
 def _check_keys(spec: dict, allowed: set[str], what: str) -> None:
     unknown = sorted(set(spec) - allowed - {"type"})
-    require(not unknown, f"{what}: unknown field(s) {unknown}; valid fields: {sorted(allowed)}")
+    require(not unknown, f"{what}: unknown field(s) {unknown}; valid fields: {sorted(allowed)}", got=unknown,
+            nearest=nearest(unknown[0], sorted(allowed)) if unknown else None, valid=sorted(allowed))
 
 
 # -- the metrics ---------------------------------------------------------------------------
@@ -168,7 +171,8 @@ def metric_from_spec(
     last = last_positions if last_positions is not None else [seq - 1] * batch
     require(len(last) == batch, f"internal: {len(last)} last positions for a batch of {batch}", "python_error")
     if not isinstance(spec, dict) or "type" not in spec:
-        raise LensError(f"a metric spec must be a JSON object with a 'type'; valid types: {list(TYPES)}; got {spec!r}")
+        raise LensError(f"a metric spec must be a JSON object with a 'type'; valid types: {list(TYPES)}; got {spec!r}",
+                        argument="type", valid=list(TYPES))
     kind = spec["type"]
     what = f"metric {kind!r}"
 
@@ -245,7 +249,8 @@ def metric_from_spec(
         positions = resolve_positions(spec.get("positions"), batch, seq, last, what)
         if ref.dim() == 3:
             require(tuple(ref.shape[:2]) == (batch, seq),
-                    f"{what}: reference logits have shape {list(ref.shape)}, expected [batch={batch}, pos={seq}, d_vocab]", "shape_mismatch")
+                    f"{what}: reference logits have shape {list(ref.shape)}, expected [batch={batch}, pos={seq}, d_vocab]", "shape_mismatch",
+                    argument="reference", shape=list(ref.shape), expected=[batch, seq, None])
             ref_sel = ref[torch.arange(batch)[:, None], positions]
         elif ref.dim() == 2:
             require(ref.shape[0] == batch and positions.shape[1] == 1,
@@ -302,19 +307,22 @@ def metric_from_spec(
 
         return Metric(None, java, f"java({metric_id})")
 
-    raise LensError(f"unknown metric type {kind!r}; valid types: {list(TYPES)}")
+    raise LensError(f"unknown metric type {kind!r}; valid types: {list(TYPES)}", argument="type", got=kind,
+                    nearest=nearest(kind, list(TYPES)) if isinstance(kind, str) else None, valid=list(TYPES))
 
 
 # -- ops ------------------------------------------------------------------------------------
 
 def _input_context(s: Session, model: Any, logits: torch.Tensor, input: Any, prepend_bos: bool | None,
                    padding_side: str | None) -> tuple[torch.Tensor | None, list[int] | None]:
-    require(logits.dim() == 3, f"logits must have shape [batch, pos, d_vocab], got {list(logits.shape)}", "shape_mismatch")
+    require(logits.dim() == 3, f"logits must have shape [batch, pos, d_vocab], got {list(logits.shape)}", "shape_mismatch",
+            argument="logits", shape=list(logits.shape), expected=[None, None, None])
     if input is None:
         return None, None
     tokens = tokens_of(model, input, prepend_bos, padding_side)
     require(tuple(tokens.shape) == tuple(logits.shape[:2]),
-            f"input has {list(tokens.shape)} tokens but the logits are for [batch, pos] = {list(logits.shape[:2])}", "shape_mismatch")
+            f"input has {list(tokens.shape)} tokens but the logits are for [batch, pos] = {list(logits.shape[:2])}", "shape_mismatch",
+            argument="input", shape=list(tokens.shape), expected=list(logits.shape[:2]))
     return tokens, last_positions_of(model, input, tokens, prepend_bos, padding_side)
 
 

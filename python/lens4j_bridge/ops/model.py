@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ..errors import LensError, nearest, require, warn
+from ..errors import LensError, int_range, nearest, require, warn
 from ..session import Session
 from . import op
 
@@ -44,7 +44,8 @@ def resolve_device(device: str | None) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise LensError(f"device {device!r} was asked for, but torch sees no CUDA device; use 'cpu' or 'auto'")
     if not (device == "cpu" or device == "cuda" or device.startswith("cuda:") or device == "mps"):
-        raise LensError(f"unknown device {device!r}; valid: 'auto', 'cpu', 'cuda', 'cuda:N'")
+        raise LensError(f"unknown device {device!r}; valid: 'auto', 'cpu', 'cuda', 'cuda:N'", argument="device", got=device,
+                        valid=["auto", "cpu", "cuda", "cuda:N"])
     return device
 
 
@@ -52,7 +53,8 @@ def resolve_dtype(dtype: str) -> torch.dtype:
     try:
         return DTYPES[dtype]
     except KeyError:
-        raise LensError(f"unknown model dtype {dtype!r}; valid: {sorted(DTYPES)}") from None
+        raise LensError(f"unknown model dtype {dtype!r}; valid: {sorted(DTYPES)}", argument="dtype", got=dtype,
+                        valid=sorted(DTYPES)) from None
 
 
 def resolve_source(name: str) -> tuple[str, str]:
@@ -123,7 +125,7 @@ def load(
             f"{hub_hint()}"
             f"Bundled models, which need no network: {bundled_models()}; "
             "a local Hugging Face directory (save_pretrained) also works.",
-            "unknown_model",
+            "unknown_model", got=name, nearest=nearest(name, bundled_models()), valid=bundled_models(),
         ) from e
     if compatibility_mode:
         model.enable_compatibility_mode(
@@ -245,12 +247,16 @@ WEIGHTS = GLOBAL_WEIGHTS + LAYER_WEIGHTS
 @op("model.weight")
 def weight(s: Session, model: Any, name: str, layer: int | None = None) -> torch.Tensor:
     """A weight as TransformerLens names it; per-layer weights are stacked unless ``layer`` is given."""
-    require(name in WEIGHTS, f"unknown weight {name!r}; valid: {WEIGHTS}")
+    if name not in WEIGHTS:
+        raise LensError(f"unknown weight {name!r}; valid: {WEIGHTS}", argument="name", got=name,
+                        nearest=nearest(name, WEIGHTS) if isinstance(name, str) else None, valid=WEIGHTS)
     value = getattr(model, name)
     if layer is not None:
         n = model.cfg.n_layers
-        require(-n <= layer < n, f"layer {layer} is out of range for a model with {n} layers")
-        require(name in LAYER_WEIGHTS, f"{name} is not a per-layer weight; per-layer weights: {LAYER_WEIGHTS}")
+        require(-n <= layer < n, f"layer {layer} is out of range for a model with {n} layers", argument="layer", got=layer,
+                valid=int_range(-n, n - 1))
+        require(name in LAYER_WEIGHTS, f"{name} is not a per-layer weight; per-layer weights: {LAYER_WEIGHTS}",
+                argument="name", got=name, valid=LAYER_WEIGHTS)
         value = value[layer]
     return value.detach()
 
@@ -262,10 +268,12 @@ def tokens_of(model: Any, input: Any, prepend_bos: bool | None = None, padding_s
     if isinstance(input, torch.Tensor):
         require(input.dtype in (torch.int64, torch.int32), f"tokens must be an integer tensor, got {input.dtype}")
         tokens = input if input.dim() == 2 else input.unsqueeze(0)
-        require(tokens.dim() == 2, f"tokens must have shape [batch, pos] or [pos], got {list(input.shape)}")
+        require(tokens.dim() == 2, f"tokens must have shape [batch, pos] or [pos], got {list(input.shape)}",
+                argument="input", shape=list(input.shape), expected=[None, None])
         require(tokens.numel() > 0, "tokens are empty")
         vocab = model.cfg.d_vocab
-        require(int(tokens.min()) >= 0 and int(tokens.max()) < vocab, f"token ids must be in [0, {vocab})")
+        require(int(tokens.min()) >= 0 and int(tokens.max()) < vocab, f"token ids must be in [0, {vocab})", argument="input",
+                valid=int_range(0, vocab - 1))
         return tokens.to(torch.int64).to(next(model.parameters()).device)
     if isinstance(input, str):
         input = [input]
@@ -302,7 +310,8 @@ def _warn_unknown(model: Any, prompts: list[str], tokens: torch.Tensor) -> None:
 
 
 def _check_padding_side(padding_side: str | None) -> None:
-    require(padding_side in (None, "left", "right"), f"padding_side must be 'left' or 'right', got {padding_side!r}")
+    require(padding_side in (None, "left", "right"), f"padding_side must be 'left' or 'right', got {padding_side!r}",
+            argument="padding_side", got=padding_side, valid=["left", "right"])
 
 
 @op("model.to_tokens")
@@ -338,7 +347,7 @@ def to_single_token(s: Session, model: Any, text: str) -> int:
         raise LensError(
             f"{text!r} is not a single token: it is {len(pieces)} tokens {pieces}. "
             "Mind the leading space: ' Mary' and 'Mary' are different tokens.",
-            "not_single_token",
+            "not_single_token", got=text, tokens=list(pieces),
         )
     unk = unknown_token_id(model)
     if unk is not None and int(tokens[0]) == unk:
@@ -346,14 +355,15 @@ def to_single_token(s: Session, model: Any, text: str) -> int:
             f"{text!r} is not in the tokenizer's vocabulary: it becomes the unknown token {model.tokenizer.unk_token!r} "
             f"(id {unk}), as every unknown word does, so a number computed from it would measure that token, not "
             f"{text!r}. Use a word the tokenizer knows (toStrTokens shows how a text splits).",
-            "not_single_token",
+            "not_single_token", got=text, tokens=[model.tokenizer.unk_token],
         )
     return int(tokens[0])
 
 
 @op("model.get_token_position")
 def get_token_position(s: Session, model: Any, token: Any, input: Any, mode: str = "first", prepend_bos: bool | None = None) -> int:
-    require(mode in ("first", "last"), f"mode must be 'first' or 'last', got {mode!r}")
+    require(mode in ("first", "last"), f"mode must be 'first' or 'last', got {mode!r}", argument="mode", got=mode,
+            valid=["first", "last"])
     if isinstance(token, str):
         token = to_single_token(s, model, token)
     try:
@@ -377,14 +387,16 @@ RETURN_TYPES = ("logits", "loss", "both", "none")
 
 
 def check_return_type(return_type: str) -> str | None:
-    require(return_type in RETURN_TYPES, f"return_type must be one of {list(RETURN_TYPES)}, got {return_type!r}")
+    require(return_type in RETURN_TYPES, f"return_type must be one of {list(RETURN_TYPES)}, got {return_type!r}",
+            argument="return_type", got=return_type, valid=list(RETURN_TYPES))
     return None if return_type == "none" else return_type
 
 
 def check_stop_at_layer(model: Any, stop_at_layer: int | None) -> None:
     if stop_at_layer is not None:
         n = model.cfg.n_layers
-        require(-n <= stop_at_layer <= n, f"stop_at_layer {stop_at_layer} is out of range for a model with {n} layers")
+        require(-n <= stop_at_layer <= n, f"stop_at_layer {stop_at_layer} is out of range for a model with {n} layers",
+                argument="stop_at_layer", got=stop_at_layer, valid=int_range(-n, n))
 
 
 def check_hook_names(model: Any, names: list[str]) -> None:
@@ -392,7 +404,7 @@ def check_hook_names(model: Any, names: list[str]) -> None:
     for name in names:
         if name not in valid:
             close = nearest(name, sorted(valid))
-            raise LensError(f"unknown hook name {name!r}; nearest valid names: {close}", "unknown_hook", nearest=close)
+            raise LensError(f"unknown hook name {name!r}; nearest valid names: {close}", "unknown_hook", nearest=close, got=name)
 
 
 def pack_output(output: Any, return_type: str) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import LensError, require
+from ..errors import LensError, int_range, require
 from ..session import Session
 from ..values import DTYPES, Blob
 from . import op
@@ -72,7 +72,9 @@ def as_tensor(value: Any) -> torch.Tensor:
 
 def check_dim(t: torch.Tensor, dim: int) -> int:
     n = t.dim()
-    require(-n <= dim < n if n else dim in (0, -1), f"dim {dim} is out of range for a tensor of shape {list(t.shape)}")
+    if not (-n <= dim < n if n else dim in (0, -1)):  # every tensor op passes here: build the error only when raised
+        raise LensError(f"dim {dim} is out of range for a tensor of shape {list(t.shape)}", argument="dim", got=dim,
+                        valid=int_range(-n, n - 1) if n else int_range(-1, 0), shape=list(t.shape))
     return dim
 
 
@@ -100,7 +102,8 @@ def tensor_repr(s: Session, tensor: torch.Tensor) -> str:
 
 @op("tensor.item")
 def item(s: Session, tensor: torch.Tensor) -> Any:
-    require(tensor.numel() == 1, f"item() needs a tensor of one element, got shape {list(tensor.shape)}")
+    require(tensor.numel() == 1, f"item() needs a tensor of one element, got shape {list(tensor.shape)}",
+            shape=list(tensor.shape))
     return tensor.item()
 
 
@@ -108,7 +111,8 @@ def item(s: Session, tensor: torch.Tensor) -> Any:
 def select(s: Session, tensor: torch.Tensor, dim: int, index: int) -> torch.Tensor:
     check_dim(tensor, dim)
     size = tensor.shape[dim]
-    require(-size <= index < size, f"index {index} is out of range for dim {dim} of size {size} (shape {list(tensor.shape)})")
+    require(-size <= index < size, f"index {index} is out of range for dim {dim} of size {size} (shape {list(tensor.shape)})",
+            argument="index", got=index, valid=int_range(-size, size - 1), shape=list(tensor.shape))
     return tensor.select(dim, index)
 
 
@@ -127,7 +131,7 @@ def index(s: Session, tensor: torch.Tensor, dim: int, indices: Any) -> torch.Ten
     idx = as_tensor(indices).to(torch.int64).to(tensor.device)
     size = tensor.shape[dim]
     require(idx.numel() == 0 or (int(idx.min()) >= -size and int(idx.max()) < size),
-            f"indices out of range for dim {dim} of size {size}")
+            f"indices out of range for dim {dim} of size {size}", argument="indices", valid=int_range(-size, size - 1))
     return tensor.index_select(dim, torch.where(idx < 0, idx + size, idx))
 
 
@@ -174,14 +178,15 @@ def log_softmax(s: Session, tensor: torch.Tensor, dim: int = -1) -> torch.Tensor
 @op("tensor.topk")
 def topk(s: Session, tensor: torch.Tensor, k: int, dim: int = -1, largest: bool = True) -> dict[str, torch.Tensor]:
     check_dim(tensor, dim)
-    require(0 < k <= tensor.shape[dim], f"k must be in [1, {tensor.shape[dim]}], got {k}")
+    require(0 < k <= tensor.shape[dim], f"k must be in [1, {tensor.shape[dim]}], got {k}", argument="k", got=k,
+            valid=int_range(1, tensor.shape[dim]))
     values, indices = tensor.topk(k, dim=dim, largest=largest)
     return {"values": values, "indices": indices}
 
 
 @op("tensor.diagonal")
 def diagonal(s: Session, tensor: torch.Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> torch.Tensor:
-    require(tensor.dim() >= 2, f"diagonal needs at least 2 dims, got shape {list(tensor.shape)}")
+    require(tensor.dim() >= 2, f"diagonal needs at least 2 dims, got shape {list(tensor.shape)}", shape=list(tensor.shape))
     return tensor.diagonal(offset=offset, dim1=dim1, dim2=dim2)
 
 
@@ -189,7 +194,8 @@ def _check_broadcast(a: torch.Tensor, b: torch.Tensor, what: str) -> None:
     try:
         torch.broadcast_shapes(a.shape, b.shape)
     except RuntimeError:
-        raise LensError(f"cannot {what} tensors of shapes {list(a.shape)} and {list(b.shape)}: they do not broadcast", "shape_mismatch") from None
+        raise LensError(f"cannot {what} tensors of shapes {list(a.shape)} and {list(b.shape)}: they do not broadcast", "shape_mismatch",
+                        argument="other", shape=[list(a.shape), list(b.shape)]) from None
 
 
 @op("tensor.matmul")
@@ -199,7 +205,9 @@ def matmul(s: Session, tensor: torch.Tensor, other: Any) -> torch.Tensor:
     inner_a = tensor.shape[-1]
     inner_b = other.shape[-2] if other.dim() >= 2 else other.shape[0]
     if inner_a != inner_b:
-        raise LensError(f"cannot matmul shapes {list(tensor.shape)} and {list(other.shape)}: inner sizes {inner_a} and {inner_b} differ", "shape_mismatch")
+        raise LensError(f"cannot matmul shapes {list(tensor.shape)} and {list(other.shape)}: inner sizes {inner_a} and {inner_b} differ", "shape_mismatch",
+                        argument="other", shape=list(other.shape),
+                        expected=[None] * (other.dim() - 2) + [inner_a, None] if other.dim() >= 2 else [inner_a])
     return tensor @ other.to(tensor.dtype)
 
 
@@ -208,7 +216,8 @@ ARITHMETIC = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch
 
 @op("tensor.arith")
 def arith(s: Session, tensor: torch.Tensor, fn: str, other: Any) -> torch.Tensor:
-    require(fn in ARITHMETIC, f"unknown arithmetic {fn!r}; valid: {sorted(ARITHMETIC)}")
+    require(fn in ARITHMETIC, f"unknown arithmetic {fn!r}; valid: {sorted(ARITHMETIC)}", argument="fn", got=fn,
+            valid=sorted(ARITHMETIC))
     other_t = as_tensor(other).to(tensor.device)
     _check_broadcast(tensor, other_t, fn)
     return ARITHMETIC[fn](tensor, other_t)
@@ -217,7 +226,8 @@ def arith(s: Session, tensor: torch.Tensor, fn: str, other: Any) -> torch.Tensor
 @op("tensor.to")
 def to(s: Session, tensor: torch.Tensor, dtype: str | None = None, device: str | None = None) -> torch.Tensor:
     if dtype is not None:
-        require(dtype in TORCH_DTYPES, f"unknown dtype {dtype!r}; valid: {sorted(TORCH_DTYPES)}")
+        require(dtype in TORCH_DTYPES, f"unknown dtype {dtype!r}; valid: {sorted(TORCH_DTYPES)}", argument="dtype", got=dtype,
+                valid=sorted(TORCH_DTYPES))
         tensor = tensor.to(TORCH_DTYPES[dtype])
     if device is not None:
         from .model import resolve_device
@@ -231,7 +241,8 @@ def reshape(s: Session, tensor: torch.Tensor, shape: list[int]) -> torch.Tensor:
     try:
         return tensor.reshape(shape)
     except RuntimeError as e:
-        raise LensError(f"cannot reshape {list(tensor.shape)} to {shape}: {e}", "shape_mismatch") from None
+        raise LensError(f"cannot reshape {list(tensor.shape)} to {shape}: {e}", "shape_mismatch", argument="shape", got=shape,
+                        shape=list(tensor.shape)) from None
 
 
 @op("tensor.clone")
@@ -244,5 +255,6 @@ def copy_(s: Session, tensor: torch.Tensor, source: Any) -> None:
     """Overwrite ``tensor`` in place (a Java hook modifying its activation)."""
     src = as_tensor(source)
     if list(src.shape) != list(tensor.shape):
-        raise LensError(f"cannot copy shape {list(src.shape)} into shape {list(tensor.shape)}", "shape_mismatch")
+        raise LensError(f"cannot copy shape {list(src.shape)} into shape {list(tensor.shape)}", "shape_mismatch",
+                        argument="source", shape=list(src.shape), expected=list(tensor.shape))
     tensor.copy_(src.to(tensor.device, tensor.dtype))

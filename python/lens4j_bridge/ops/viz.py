@@ -78,9 +78,10 @@ def _floats(value: Any, name: str, dims: tuple[int, ...]) -> torch.Tensor:
     try:
         t = as_tensor(value)
     except LensError as e:
-        raise LensError(f"{name}: {e}") from None
-    require(t.dim() in dims, f"{name} must have {' or '.join(map(str, dims))} dims, got shape {list(t.shape)}", "shape_mismatch")
-    require(t.numel() > 0, f"{name} is empty (shape {list(t.shape)})", "shape_mismatch")
+        raise LensError(f"{name}: {e}", **e.details) from None
+    require(t.dim() in dims, f"{name} must have {' or '.join(map(str, dims))} dims, got shape {list(t.shape)}", "shape_mismatch",
+            argument=name, shape=list(t.shape))
+    require(t.numel() > 0, f"{name} is empty (shape {list(t.shape)})", "shape_mismatch", argument=name, shape=list(t.shape))
     return t.detach().to("cpu", torch.float32)
 
 
@@ -88,7 +89,8 @@ def _strings(value: Any, name: str, length: int | None = None, what: str = "") -
     require(isinstance(value, list) and all(isinstance(v, str) for v in value),
             f"{name} must be a list of strings, got {_describe(value)}")
     if length is not None:
-        require(len(value) == length, f"{name} has {len(value)} entries but {what} has {length}", "shape_mismatch")
+        require(len(value) == length, f"{name} has {len(value)} entries but {what} has {length}", "shape_mismatch",
+                argument=name, shape=[len(value)], expected=[length])
     return value
 
 
@@ -98,7 +100,8 @@ def _labels(value: Any, name: str, length: int, what: str) -> list[str] | None:
         return None
     require(isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value),
             f"{name} must be a list of strings or numbers, got {_describe(value)}")
-    require(len(value) == length, f"{name} has {len(value)} entries but {what} has {length}", "shape_mismatch")
+    require(len(value) == length, f"{name} has {len(value)} entries but {what} has {length}", "shape_mismatch",
+            argument=name, shape=[len(value)], expected=[length])
     return [str(v) for v in value]
 
 
@@ -173,7 +176,8 @@ def _attention(value: Any, n_tokens: int, dims: tuple[int, ...]) -> torch.Tensor
     t = _floats(t, "attention", dims)
     require(t.shape[-1] == n_tokens and t.shape[-2] == n_tokens,
             f"attention must end in [dest_pos, src_pos] = [{n_tokens}, {n_tokens}] (one per token), got shape {list(t.shape)}; "
-            "for a batch, select one prompt (tensor.select) or average over it (tensor.mean dim=0)", "shape_mismatch")
+            "for a batch, select one prompt (tensor.select) or average over it (tensor.mean dim=0)", "shape_mismatch",
+            argument="attention", shape=list(t.shape), expected=[None] * (t.dim() - 2) + [n_tokens, n_tokens])
     return t
 
 
@@ -352,7 +356,8 @@ def _check_include(include_plotlyjs: Any) -> bool | str:
     if include_plotlyjs == "directory":
         return "directory"
     raise LensError(f"include_plotlyjs must be true (or 'inline': the script inside the page) or 'directory' "
-                    f"(one {PLOTLY_JS_FILENAME} beside the pages, from viz.plotly_js); got {include_plotlyjs!r}")
+                    f"(one {PLOTLY_JS_FILENAME} beside the pages, from viz.plotly_js); got {include_plotlyjs!r}",
+                    argument="include_plotlyjs", got=include_plotlyjs, valid=[True, "inline", "directory"])
 
 
 def _esc(text: str) -> str:
@@ -403,7 +408,8 @@ def imshow(s: Session, values: Any, x: list[Any] | None = None, y: list[Any] | N
     rows, cols = z.shape
     x_labels = _labels(x, "x", cols, "values' columns")
     y_labels = _labels(y, "y", rows, "values' rows")
-    require(aspect in (None, "equal", "auto"), f"aspect must be 'equal' or 'auto', got {aspect!r}")
+    require(aspect in (None, "equal", "auto"), f"aspect must be 'equal' or 'auto', got {aspect!r}", argument="aspect", got=aspect,
+            valid=["equal", "auto"])
     page_title = _title(title, "Heatmap")
     fig = px.imshow(z, color_continuous_scale="RdBu", color_continuous_midpoint=midpoint, zmin=zmin, zmax=zmax,
                     labels={"x": _esc(xaxis), "y": _esc(yaxis), "color": _esc(caxis)}, aspect=aspect,
@@ -484,7 +490,8 @@ def bar(s: Session, values: Any, names: list[str] | None = None, x: list[Any] | 
     """Bars: values [bars] or [series, bars]; names per series (legend); x labels the bars."""
     import plotly.graph_objects as go
 
-    require(barmode in ("group", "stack", "relative", "overlay"), f"barmode must be group, stack, relative or overlay, got {barmode!r}")
+    require(barmode in ("group", "stack", "relative", "overlay"), f"barmode must be group, stack, relative or overlay, got {barmode!r}",
+            argument="barmode", got=barmode, valid=["group", "stack", "relative", "overlay"])
     v, names = _series(values, names)
     n = v.shape[1]
     x_labels = _labels(x, "x", n, "values' bars (last dim)")

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import torch
 from transformer_lens.utilities import get_act_name
 
-from ...errors import LensError, require
+from ...errors import LensError, int_range, require
 from ...session import Session
 from .. import op
 from ..model import tokens_of
@@ -41,7 +41,8 @@ class _Ablation:
         self.corrupted_tokens = tokens_of(model, corrupted, prepend_bos)
         if self.clean_tokens.shape != self.corrupted_tokens.shape:
             raise LensError(f"clean and corrupted inputs must have the same [batch, pos] shape, got {list(self.clean_tokens.shape)} "
-                            f"and {list(self.corrupted_tokens.shape)}; pad or choose prompts of equal token length", "shape_mismatch")
+                            f"and {list(self.corrupted_tokens.shape)}; pad or choose prompts of equal token length", "shape_mismatch",
+                            argument="corrupted", shape=list(self.corrupted_tokens.shape), expected=list(self.clean_tokens.shape))
         require(answers is not None or metric is not None, "give answers ([[correct, incorrect], ...]) or a metric spec")
         self.batch, n_pos = self.corrupted_tokens.shape
         self.positions = _positions(positions, n_pos)
@@ -152,7 +153,8 @@ def _row_positions(positions: list[int], per_prompt: Any, last: list[int], n_pos
         row = []
         for p in ps:
             require(-length <= p < n_pos, f"position {p} of prompt {i} is out of range: the prompt has {length} real tokens "
-                                          f"(valid: {-length}..{length - 1}; padded length {n_pos})")
+                                          f"(valid: {-length}..{length - 1}; padded length {n_pos})",
+                    argument="positions", got=p, valid=int_range(-length, n_pos - 1))
             row.append(p + length if p < 0 else p)
         rows.append(row)
     require(len({len(r) for r in rows}) == 1, "every prompt needs the same number of positions; got " + str([len(r) for r in rows]),
@@ -161,8 +163,10 @@ def _row_positions(positions: list[int], per_prompt: Any, last: list[int], n_pos
 
 
 def _check_method(method: str, mean_over: str) -> None:
-    require(method in ABLATIONS, f"unknown ablation method {method!r}; valid: {list(ABLATIONS)}")
-    require(mean_over in MEAN_OVER, f"mean_over must be one of {list(MEAN_OVER)}, got {mean_over!r}")
+    require(method in ABLATIONS, f"unknown ablation method {method!r}; valid: {list(ABLATIONS)}", argument="method", got=method,
+            valid=list(ABLATIONS))
+    require(mean_over in MEAN_OVER, f"mean_over must be one of {list(MEAN_OVER)}, got {mean_over!r}", argument="mean_over",
+            got=mean_over, valid=list(MEAN_OVER))
 
 
 def _ablation_labels(ab: _Ablation) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import torch
 from transformer_lens.ActivationCache import ActivationCache
 from transformer_lens.utilities import Slice
 
-from ...errors import LensError, require
+from ...errors import LensError, int_range, require
 from ...session import Session
 from .. import op
 from ..tensor import as_tensor
@@ -36,7 +36,8 @@ def _pos_slice(value: Any, n_pos: int | None) -> Slice:
             f"pos_slice must be null, an int, a list of ints or {{start, stop, step}}, got {value!r}")
     if n_pos is not None:
         for i in indices:
-            require(-n_pos <= i < n_pos, f"position {i} is out of range for a sequence of {n_pos} tokens (valid: {-n_pos}..{n_pos - 1})")
+            require(-n_pos <= i < n_pos, f"position {i} is out of range for a sequence of {n_pos} tokens (valid: {-n_pos}..{n_pos - 1})",
+                    argument="pos_slice", got=i, valid=int_range(-n_pos, n_pos - 1))
     return Slice(value)
 
 
@@ -53,7 +54,8 @@ def _cache_layer(cache: ActivationCache, layer: int | None, allow_final: bool = 
         return layer
     top = n if allow_final else n - 1
     require(isinstance(layer, int) and 0 <= layer <= top,
-            f"layer {layer} is out of range: valid 0..{top}, or -1 / null for the unembed (all layers)")
+            f"layer {layer} is out of range: valid 0..{top}, or -1 / null for the unembed (all layers)", argument="layer",
+            got=layer, valid=int_range(0, top))
     return layer
 
 
@@ -86,7 +88,8 @@ def decompose_resid(
     apply_ln: bool = False, pos_slice: Any = None, incl_embeds: bool = True,
 ) -> dict[str, Any]:
     c = _cache(cache)
-    require(mode in ("all", "mlp", "attn"), f"mode must be 'all', 'mlp' or 'attn', got {mode!r}")
+    require(mode in ("all", "mlp", "attn"), f"mode must be 'all', 'mlp' or 'attn', got {mode!r}", argument="mode", got=mode,
+            valid=["all", "mlp", "attn"])
     layer = _cache_layer(c, layer)
     sl = _pos_slice(pos_slice, _cache_n_pos(c))
     stack, labels = _tl_call("decompose_resid", lambda: c.decompose_resid(
@@ -188,11 +191,12 @@ def logit_diff_attribution(
     the result names the transform (``output_transform``).
     """
     c = _cache(cache)
-    require(by in DLA_BY, f"by must be one of {list(DLA_BY)}, got {by!r}")
+    require(by in DLA_BY, f"by must be one of {list(DLA_BY)}, got {by!r}", argument="by", got=by, valid=list(DLA_BY))
     n_pos = _cache_n_pos(c)
     require(c.has_batch_dim, "logit_diff_attribution needs a cache with a batch dimension")
     require(isinstance(position, int) and n_pos is not None and -n_pos <= position < n_pos,
-            f"position {position} is out of range for a sequence of {n_pos} tokens")
+            f"position {position} is out of range for a sequence of {n_pos} tokens", argument="position", got=position,
+            valid=int_range(-n_pos, n_pos - 1) if n_pos is not None else None)
     batch = c["hook_embed"].shape[0] if "hook_embed" in c.cache_dict else c["resid_pre", 0].shape[0]
     pairs = _answer_pairs(s, model, answers, batch)
     directions = model.tokens_to_residual_directions(pairs)

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import torch
 from transformer_lens.utilities import get_act_name
 
-from ...errors import LensError, require
+from ...errors import LensError, int_range, require
 from ...session import Session
 from ..model import to_single_token
 
@@ -23,7 +23,8 @@ def _token_id(s: Session, model: Any, token: Any, what: str = "token") -> int:
     require(isinstance(token, int) and not isinstance(token, bool),
             f"{what} must be a token text or a token id, got {type(token).__name__}")
     vocab = model.cfg.d_vocab
-    require(0 <= token < vocab, f"{what} id {token} is out of range: valid ids are 0..{vocab - 1}")
+    require(0 <= token < vocab, f"{what} id {token} is out of range: valid ids are 0..{vocab - 1}", argument=what, got=token,
+            valid=int_range(0, vocab - 1))
     return token
 
 
@@ -44,7 +45,7 @@ def _answer_pairs(s: Session, model: Any, answers: Any, batch: int) -> torch.Ten
         pairs = pairs * batch
     if len(pairs) != batch:
         raise LensError(f"got {len(pairs)} answer pairs for a batch of {batch} prompts: give one pair per prompt (or one pair for all)",
-                        "shape_mismatch")
+                        "shape_mismatch", argument="answers", shape=[len(pairs), 2], expected=[batch, 2])
     return torch.tensor(pairs, dtype=torch.int64, device=_device(model))
 
 
@@ -62,12 +63,15 @@ def _positions(positions: Any, n_pos: int, what: str = "positions") -> list[int]
             f"{what} must be a non-empty list of integers, got {positions!r}")
     out = []
     for p in positions:
-        require(-n_pos <= p < n_pos, f"position {p} is out of range for a sequence of {n_pos} tokens (valid: {-n_pos}..{n_pos - 1})")
+        require(-n_pos <= p < n_pos, f"position {p} is out of range for a sequence of {n_pos} tokens (valid: {-n_pos}..{n_pos - 1})",
+                argument=what, got=p, valid=int_range(-n_pos, n_pos - 1))
         out.append(p % n_pos)
     return out
 
 
-def _layer_list(layers: Any, n: int, what: str = "layers") -> list[int]:
+def _layer_list(layers: Any, n: int, what: str = "layers", argument: str | None = None) -> list[int]:
+    """Layer indices (negative ones count from the end) as non-negative ones; None = all. ``what``
+    names them in messages, ``argument`` (default ``what``) in the error's details."""
     if layers is None:
         return list(range(n))
     if isinstance(layers, int):
@@ -75,7 +79,8 @@ def _layer_list(layers: Any, n: int, what: str = "layers") -> list[int]:
     require(isinstance(layers, list) and layers and all(isinstance(l, int) and not isinstance(l, bool) for l in layers),
             f"{what} must be a non-empty list of integers, got {layers!r}")
     for l in layers:
-        require(-n <= l < n, f"{what} index {l} is out of range: valid 0..{n - 1} (or -{n}..-1)")
+        require(-n <= l < n, f"{what} index {l} is out of range: valid 0..{n - 1} (or -{n}..-1)", argument=argument or what, got=l,
+                valid=int_range(-n, n - 1))
     return [l % n for l in layers]
 
 
@@ -91,7 +96,8 @@ def _heads(model: Any, heads: Any) -> list[tuple[int, int]]:
         require(ok, f"each head must be a [layer, head] pair of integers, got {pair!r}")
         layer, head = pair
         require(0 <= layer < n_layers and 0 <= head < n_heads,
-                f"unknown head L{layer}H{head}: the model has layers 0..{n_layers - 1} and heads 0..{n_heads - 1}")
+                f"unknown head L{layer}H{head}: the model has layers 0..{n_layers - 1} and heads 0..{n_heads - 1}",
+                argument="heads", got=[layer, head])
         out.append((layer, head))
     return out
 

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from transformer_lens.utilities import get_act_name
 
-from ...errors import require
+from ...errors import LensError, nearest, require
 from ...session import Session
 from .. import op
 from ..model import tokens_of
@@ -54,16 +54,21 @@ def detect_head(
     sequences: the mean of the per-sequence score grids (as TransformerLens does for a list).
     Heads outside ``heads`` score -1, as in TransformerLens.
     """
-    require(error_measure in ("mul", "abs"), f"error_measure must be 'mul' or 'abs', got {error_measure!r}")
+    require(error_measure in ("mul", "abs"), f"error_measure must be 'mul' or 'abs', got {error_measure!r}",
+            argument="error_measure", got=error_measure, valid=["mul", "abs"])
     from transformer_lens import head_detector as hd
 
     custom = None
     if isinstance(pattern, str):
-        require(pattern in HEAD_PATTERNS, f"unknown head pattern {pattern!r}; valid: {list(HEAD_PATTERNS)} or a [pos, pos] tensor")
+        if pattern not in HEAD_PATTERNS:
+            raise LensError(f"unknown head pattern {pattern!r}; valid: {list(HEAD_PATTERNS)} or a [pos, pos] tensor",
+                            argument="pattern", got=pattern, nearest=nearest(pattern, list(HEAD_PATTERNS)),
+                            valid=list(HEAD_PATTERNS))
     else:
         custom = as_tensor(pattern).float()
         require(custom.dim() == 2 and custom.shape[0] == custom.shape[1],
-                f"a custom detection pattern must be a square [pos, pos] matrix, got shape {list(custom.shape)}")
+                f"a custom detection pattern must be a square [pos, pos] matrix, got shape {list(custom.shape)}",
+                argument="pattern", shape=list(custom.shape))
         require(bool(torch.equal(custom, torch.tril(custom))), "a custom detection pattern must be lower triangular (no attention to later tokens)")
     seqs = _sequences(model, input, prepend_bos)
     n_ctx = model.cfg.n_ctx
@@ -71,7 +76,8 @@ def detect_head(
         require(1 < seq.shape[0] < n_ctx, f"each sequence must have 2..{n_ctx - 1} tokens, got {seq.shape[0]}")
         if custom is not None:
             require(seq.shape[0] == custom.shape[0],
-                    f"the detection pattern is {custom.shape[0]}x{custom.shape[0]} but a sequence has {seq.shape[0]} tokens", "shape_mismatch")
+                    f"the detection pattern is {custom.shape[0]}x{custom.shape[0]} but a sequence has {seq.shape[0]} tokens", "shape_mismatch",
+                    argument="pattern", shape=list(custom.shape), expected=[seq.shape[0], seq.shape[0]])
     selected = _heads(model, heads)
     mask = torch.zeros(model.cfg.n_layers, model.cfg.n_heads, dtype=torch.bool)
     for l, h in selected:

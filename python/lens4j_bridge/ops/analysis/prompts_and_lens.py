@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from transformer_lens.utilities import get_act_name
 
-from ...errors import LensError, require
+from ...errors import LensError, int_range, nearest, require
 from ...session import Session
 from .. import op
 from ..model import check_hook_names, tokens_of
@@ -41,7 +41,8 @@ def test_prompt(
     require(isinstance(answers, list) and answers and all(isinstance(a, str) and a for a in answers),
             "answer must be a non-empty string or a non-empty list of non-empty strings")
     vocab = model.cfg.d_vocab
-    require(isinstance(top_k, int) and 0 <= top_k <= vocab, f"top_k must be in [0, {vocab}], got {top_k!r}")
+    require(isinstance(top_k, int) and 0 <= top_k <= vocab, f"top_k must be in [0, {vocab}], got {top_k!r}", argument="top_k",
+            got=top_k, valid=int_range(0, vocab))
     n_answers = len(answers)
     multiple = n_answers > 1
     if prepend_space_to_answer:
@@ -125,9 +126,13 @@ def logit_lens(
     (``output_transform``). With ``output_transform=True`` every row goes through the model's
     own transform, and the last "resid_post" row is the model's output.
     """
-    require(source in LENS_SOURCES, f"unknown logit lens source {source!r}; valid: {list(LENS_SOURCES)}")
+    if source not in LENS_SOURCES:
+        raise LensError(f"unknown logit lens source {source!r}; valid: {list(LENS_SOURCES)}", argument="source", got=source,
+                        nearest=nearest(source, list(LENS_SOURCES)) if isinstance(source, str) else None,
+                        valid=list(LENS_SOURCES))
     vocab = model.cfg.d_vocab
-    require(isinstance(top_k, int) and 1 <= top_k <= vocab, f"top_k must be in [1, {vocab}], got {top_k!r}")
+    require(isinstance(top_k, int) and 1 <= top_k <= vocab, f"top_k must be in [1, {vocab}], got {top_k!r}", argument="top_k",
+            got=top_k, valid=int_range(1, vocab))
     tokens = tokens_of(model, input, prepend_bos)
     n_layers = model.cfg.n_layers
     pos = _positions(positions, tokens.shape[1])
@@ -160,7 +165,7 @@ def logit_lens(
     else:
         acts = [_as_batch_pos(cache[n], tokens.shape[0], tokens.shape[1]) for n in names]
         labels = [f"{l}_{'ln2' if source == 'ln2_normalized' else 'post'}" for l in range(n_layers)]
-    rows = _layer_list(layers, len(labels), "layers (rows)")
+    rows = _layer_list(layers, len(labels), "layers (rows)", "layers")
 
     final_probs = final_logits[:, pos].softmax(dim=-1)
     tops, top_probs, kls, target_probs, target_ranks = [], [], [], [], []

@@ -42,7 +42,8 @@ def activation_dataset(
     for i, pair in enumerate(prompt_pairs):
         require(isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair),
                 f"prompt_pairs[{i}] must be a pair of two prompt strings, got {pair!r}")
-    require(hook in DATASET_HOOKS, f"unknown hook {hook!r}; valid: {list(DATASET_HOOKS)}")
+    require(hook in DATASET_HOOKS, f"unknown hook {hook!r}; valid: {list(DATASET_HOOKS)}", argument="hook", got=hook,
+            valid=list(DATASET_HOOKS))
     require(isinstance(offset, int) and offset >= 0, f"offset must be an integer >= 0, got {offset!r}")
     dem = _demarcation_id(s, model, demarcation)
     layer_ids = _layer_list(layers, model.cfg.n_layers)
@@ -82,7 +83,8 @@ def steering_vector(s: Session, a: Any, b: Any, layer: int | None = None) -> dic
     at one row of the layer axis. Apply it with the hooks area's "add" action."""
     ta, tb = as_tensor(a), as_tensor(b)
     if ta.shape != tb.shape:
-        raise LensError(f"a and b must have the same shape, got {list(ta.shape)} and {list(tb.shape)}", "shape_mismatch")
+        raise LensError(f"a and b must have the same shape, got {list(ta.shape)} and {list(tb.shape)}", "shape_mismatch",
+                        argument="b", shape=list(tb.shape), expected=list(ta.shape))
     require(ta.dim() >= 2, f"activations must be [pairs, ..., d_model], got shape {list(ta.shape)}")
     vec = (ta - tb).mean(0)
     if layer is not None:
@@ -109,7 +111,8 @@ def pca2(s: Session, a: Any, b: Any, layers: list[int] | None = None) -> dict[st
         ta, tb = ta[:, None], tb[:, None]
     require(ta.dim() == 3 and tb.dim() == 3, f"a and b must be [n, layers, d_model] (or [n, d_model]), got {list(ta.shape)} and {list(tb.shape)}")
     if ta.shape[1:] != tb.shape[1:]:
-        raise LensError(f"a and b must agree in layers and d_model, got {list(ta.shape)} and {list(tb.shape)}", "shape_mismatch")
+        raise LensError(f"a and b must agree in layers and d_model, got {list(ta.shape)} and {list(tb.shape)}", "shape_mismatch",
+                        argument="b", shape=list(tb.shape), expected=[None, *ta.shape[1:]])
     require(ta.shape[0] + tb.shape[0] >= 2 and ta.shape[0] >= 1 and tb.shape[0] >= 1, "PCA needs at least one activation in a and one in b")
     rows = _layer_list(layers, ta.shape[1])
     n_a = ta.shape[0]

@@ -491,7 +491,8 @@ def _suffix_check(model: Any, base: BaseRun) -> tuple[str | None, bool]:
 
 def _choose_method(model: Any, base: BaseRun, method: str) -> tuple[str, str | None, bool]:
     """The method to use, why the suffix method was not (if so), and whether ``tail`` may be used."""
-    require(method in METHODS, f"method must be one of {list(METHODS)}, got {method!r}")
+    require(method in METHODS, f"method must be one of {list(METHODS)}, got {method!r}", argument="method", got=method,
+            valid=list(METHODS))
     if method == "batched":
         return "batched", None, False
     reason, tail_ok = _suffix_check(model, base)

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from transformer_lens.utilities import get_act_name
 
-from ...errors import LensError, require
+from ...errors import LensError, nearest, require
 from ..metrics import last_positions_of
 from ..model import tokens_of
 
@@ -54,7 +54,7 @@ def _inputs(model: Any, clean: Any, corrupted: Any, prepend_bos: bool | None, pa
             f"clean and corrupted inputs must have the same [batch, pos] token shape: clean is {list(clean_tokens.shape)}, "
             f"corrupted is {list(corrupted_tokens.shape)}. Patching swaps activations position by position, so "
             "choose prompts of equal token length (see model.to_str_tokens) or pad them to the same length.",
-            "shape_mismatch",
+            "shape_mismatch", argument="corrupted", shape=list(corrupted_tokens.shape), expected=list(clean_tokens.shape),
         )
     last = last_positions_of(model, corrupted, corrupted_tokens, prepend_bos, padding_side)
     return clean_tokens, corrupted_tokens, last
@@ -72,7 +72,9 @@ def _labels(model: Any, tokens: torch.Tensor) -> dict[str, Any]:
 def _canonical_kind(kind: str) -> str:
     name = kind.removeprefix("get_act_patch_") if isinstance(kind, str) else kind
     if name not in KINDS and name not in EVERY:
-        raise LensError(f"unknown patching kind {kind!r}; valid: {sorted(KINDS) + sorted(EVERY)}")
+        raise LensError(f"unknown patching kind {kind!r}; valid: {sorted(KINDS) + sorted(EVERY)}", argument="kind", got=kind,
+                        nearest=nearest(name, sorted(KINDS) + sorted(EVERY)) if isinstance(name, str) else None,
+                        valid=sorted(KINDS) + sorted(EVERY))
     return name
 
 
@@ -104,7 +106,7 @@ def _sweep_inputs(model: Any, name: str, clean: Any, corrupted: Any, clean_cache
         raise LensError(f"{name} patches {absent[0]}, which this model does not have"
                         + (" (its blocks run attention and MLP in parallel: there is no residual between them; patch "
                            "resid_pre, attn_out or mlp_out instead)" if "resid_mid" in absent[0] else "") + "; see model.hook_names",
-                        "unknown_hook")
+                        "unknown_hook", got=absent[0])
 
     clean_logits, clean_tokens = None, None
     if clean is not None:
@@ -117,12 +119,12 @@ def _sweep_inputs(model: Any, name: str, clean: Any, corrupted: Any, clean_cache
         last = last_positions_of(model, corrupted, corrupted_tokens, prepend_bos, padding_side)
     missing = [n for n in need if n not in clean_cache.cache_dict]
     require(not missing, f"the clean cache lacks {missing[:4]}{' ...' if len(missing) > 4 else ''}: run it with these names, or pass 'clean'",
-            "unknown_hook")
+            "unknown_hook", argument="clean_cache", got=missing)
     for n in need:
         batch, seq = clean_cache[n].shape[0], clean_cache[n].shape[-1 if n.endswith("hook_pattern") else 1]
         require((batch, seq) == tuple(corrupted_tokens.shape),
                 f"the clean cache holds {n} for [batch, pos] = {[batch, seq]}, but the corrupted input is {list(corrupted_tokens.shape)}",
-                "shape_mismatch")
+                "shape_mismatch", argument="corrupted", shape=list(corrupted_tokens.shape), expected=[batch, seq])
     return _SweepInputs(sub_kinds, clean_tokens, corrupted_tokens, last, clean_cache, clean_logits, need)
 
 

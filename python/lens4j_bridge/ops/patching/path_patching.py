@@ -12,7 +12,7 @@ from typing import Any, Callable
 import torch
 from transformer_lens.utilities import get_act_name
 
-from ...errors import require
+from ...errors import int_range, require
 from ...session import Session
 from .. import op
 from ..metrics import Metric, last_positions_of, metric_from_spec
@@ -58,7 +58,8 @@ def _parse_receivers(model: Any, spec: Any) -> _Receivers:
 
     def layer_of(value: Any) -> int:
         require(isinstance(value, int) and not isinstance(value, bool), f"receiver layer must be an integer, got {value!r}")
-        require(-n_layers <= value < n_layers, f"receiver layer {value} is out of range for a model with {n_layers} layers")
+        require(-n_layers <= value < n_layers, f"receiver layer {value} is out of range for a model with {n_layers} layers",
+                argument="receivers", got=value, valid=int_range(-n_layers, n_layers - 1))
         return value % n_layers
 
     out = _Receivers()
@@ -66,7 +67,8 @@ def _parse_receivers(model: Any, spec: Any) -> _Receivers:
         out.resid.append((n_layers - 1, "resid_post"))
     elif spec["type"] == "resid":
         hook = spec.get("hook", "resid_post")
-        require(hook in RESID_HOOKS, f"receiver hook must be one of {list(RESID_HOOKS)}, got {hook!r}")
+        require(hook in RESID_HOOKS, f"receiver hook must be one of {list(RESID_HOOKS)}, got {hook!r}", argument="receivers",
+                got=hook, valid=list(RESID_HOOKS))
         layers = spec.get("layers", [spec["layer"]] if "layer" in spec else None)
         require(isinstance(layers, list) and layers, f"resid receivers need 'layers': [L, ...] (or 'layer': L); {usage}")
         out.resid = [(layer_of(l), hook) for l in layers]
@@ -79,11 +81,13 @@ def _parse_receivers(model: Any, spec: Any) -> _Receivers:
             layer = layer_of(item[0])
             comp = item[2] if len(item) == 3 else default_input
             require(comp in HEAD_INPUTS, f"receiver head {item}: say which input it receives on, one of {list(HEAD_INPUTS)} "
-                                         f"(as a third element or 'input'), got {comp!r}")
+                                         f"(as a third element or 'input'), got {comp!r}",
+                    argument="receivers", got=comp, valid=list(HEAD_INPUTS))
             limit = n_heads if comp == "q" else kv_heads
             head = item[1]
             require(isinstance(head, int) and not isinstance(head, bool) and 0 <= head < limit,
-                    f"unknown receiver head {item}: layer {layer} has heads 0..{limit - 1} for input {comp!r}")
+                    f"unknown receiver head {item}: layer {layer} has heads 0..{limit - 1} for input {comp!r}",
+                    argument="receivers", got=head, valid=int_range(0, limit - 1))
             out.heads.append((layer, head, comp))
     return out
 
@@ -290,14 +294,16 @@ def path_patch(
     was not taken, why (``fallback_reason``, ``frozen_shortcut_reason``).
     """
     t0 = time.perf_counter()
-    require(direction in DIRECTIONS, f"direction must be one of {list(DIRECTIONS)}, got {direction!r}")
+    require(direction in DIRECTIONS, f"direction must be one of {list(DIRECTIONS)}, got {direction!r}", argument="direction",
+            got=direction, valid=list(DIRECTIONS))
     recv = _parse_receivers(model, receivers)
     clean_tokens, corrupted_tokens, last = _inputs(model, clean, corrupted, prepend_bos, padding_side)
     n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
     if sender_layers is None:
         sender_layers = list(range(n_layers))
     require(isinstance(sender_layers, list) and all(isinstance(l, int) and not isinstance(l, bool) and -n_layers <= l < n_layers for l in sender_layers),
-            f"sender_layers must be a list of layers in [{-n_layers}, {n_layers - 1}], got {sender_layers!r}")
+            f"sender_layers must be a list of layers in [{-n_layers}, {n_layers - 1}], got {sender_layers!r}",
+            argument="sender_layers", got=sender_layers, valid=int_range(-n_layers, n_layers - 1))
     sender_layers = sorted({l % n_layers for l in sender_layers})
 
     extra = _layout_names(model) + recv.hook_names()

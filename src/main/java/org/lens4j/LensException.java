@@ -14,15 +14,40 @@ import java.util.Map;
  *     model.toSingleToken(" John and Mary");
  * } catch (InvalidInputException e) {
  *     System.out.println(e.kind() + ": " + e.getMessage()); // NOT_SINGLE_TOKEN: ' John and Mary' is not a single token ...
- *     System.out.println(e.details());                      // {tokens=[' John', ' and', ' Mary']}
+ *     System.out.println(e.details().get("tokens"));        // [ John,  and,  Mary]
  * }
  * }</pre>
  *
  * <p>{@link #details()} carries what the message says as data, so that callers never parse
- * message text: {@code nearest} (the valid names closest to an unknown one), {@code valid} (what
- * is accepted), {@code shape} / {@code expected} (for shape mismatches), {@code argument} (the
- * argument at fault). Which keys are present depends on the error; the map is empty when the
- * error carries none.
+ * message text. One small vocabulary, the same for every op (Python's {@code errors.LensError}
+ * documents the same keys); which keys are present depends on the error, and the map is empty
+ * when the error carries none:
+ * <ul>
+ *   <li>{@code nearest}: the valid names closest to an unknown one (hook name, cache key, op,
+ *       metric type, head pattern, ...), best first: a {@code List<String>}.</li>
+ *   <li>{@code valid}: what is accepted: a {@code List} of the valid values when it is short, or
+ *       for an integer range (layers, heads, positions, token ids) a {@code Map} with
+ *       {@code min} and {@code max}, both inclusive ({@code {min=-2, max=1}}).</li>
+ *   <li>{@code argument}: the name of the argument (or spec field) at fault, a {@code String}.</li>
+ *   <li>{@code got}: the value received (as sent; a Python object that JSON cannot hold as its repr).</li>
+ *   <li>{@code shape}: the shape received, a {@code List<Long>}; where two tensors disagree and
+ *       neither is the one at fault (a broadcast), the list of both shapes.</li>
+ *   <li>{@code expected}: the shape that was needed, a {@code List} with {@code null} for a size
+ *       that may be anything ({@code [3, null]}).</li>
+ *   <li>{@code tokens}: what a text that must be one token split into, a {@code List<String>}.</li>
+ *   <li>{@code java_type}: for {@link ErrorKind#CALLBACK_FAILED}, the class of the exception your
+ *       Java hook or metric threw.</li>
+ * </ul>
+ * Values are JSON's: {@code String}, {@code Long} (every integer), {@code Double},
+ * {@code Boolean}, and unmodifiable {@code List} / {@code Map}.
+ *
+ * <pre>{@code
+ * try {
+ *     model.runWithCache(prompt, Names.of("blocks.0.attn.hook_patern"));
+ * } catch (InvalidInputException e) {
+ *     List<?> nearest = (List<?>) e.details().get("nearest"); // [blocks.0.attn.hook_pattern, ...]
+ * }
+ * }</pre>
  */
 public class LensException extends RuntimeException {
     private final ErrorKind kind;
@@ -34,7 +59,7 @@ public class LensException extends RuntimeException {
         this(kind, message, pythonType, pythonTraceback, cause, Map.of());
     }
 
-    /** With the error's structured {@code details} (JSON values: String, Long, Double, Boolean, List, Map). */
+    /** With the error's structured {@code details} (see the class comment for the keys and value types). */
     public LensException(ErrorKind kind, String message, String pythonType, String pythonTraceback, Throwable cause,
             Map<String, ?> details) {
         super(message, cause);
@@ -82,7 +107,8 @@ public class LensException extends RuntimeException {
 
     /**
      * What the message says, as data: for example {@code nearest} (a list of the valid names
-     * closest to an unknown one) or {@code shape}. Immutable; empty when the error carries none.
+     * closest to an unknown one) or {@code shape}; the keys are listed in the class comment.
+     * Immutable, nested lists and maps too; empty when the error carries none.
      */
     public Map<String, Object> details() {
         return details;

@@ -95,6 +95,31 @@ abstract class EngineContract {
     }
 
     @Test
+    void anErrorsDetailsArriveAsJavaValues() {
+        Map<String, Object> details = new LinkedHashMap<>();
+        details.put("nearest", List.of("blocks.0.attn.hook_pattern", "blocks.1.attn.hook_pattern"));
+        details.put("valid", Map.of("min", -2, "max", 1));
+        details.put("got", 7);
+        details.put("shape", List.of(2, 3));
+        details.put("expected", java.util.Arrays.asList(3, null));
+        details.put("tokens", List.of(" John", " and"));
+        details.put("argument", "layer");
+        for (String kind : List.of("unknown_hook", "shape_mismatch", "python_error")) {
+            LensException e = assertThrows(LensException.class,
+                    () -> call("bridge.fail", Map.of("kind", kind, "message", "with details", "details", details)));
+            Map<String, Object> expected = new LinkedHashMap<>(details);
+            expected.put("valid", Map.of("min", -2L, "max", 1L));
+            expected.put("got", 7L);
+            expected.put("shape", List.of(2L, 3L));
+            expected.put("expected", java.util.Arrays.asList(3L, null));
+            // a python_error is a plain RuntimeError in Python: it has no details to send
+            assertEquals(kind.equals("python_error") ? Map.of() : expected, e.details(), kind);
+        }
+        InvalidInputException op = assertThrows(InvalidInputException.class, () -> call("bridge.ech", Map.of()));
+        assertEquals("bridge.echo", ((List<?>) op.details().get("nearest")).get(0), op.details().toString());
+    }
+
+    @Test
     void everyErrorKindBecomesItsJavaException() {
         Map<String, Class<? extends LensException>> expected = new LinkedHashMap<>();
         expected.put("bad_argument", InvalidInputException.class);
