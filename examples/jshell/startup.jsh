@@ -7,5 +7,3 @@ import org.lens4j.hook.*;
 import org.lens4j.viz.*;
 import org.lens4j.data.*;
 import org.lens4j.batch.*;
-// Engine options (offline, device, engine kind): Lens.start(EngineOptions.defaults().withOffline(false)).
-import org.lens4j.engine.EngineOptions;

@@ -1,5 +1,6 @@
 package org.lens4j.bench;
 
+import org.lens4j.EngineOptions;
 import org.lens4j.internal.LensAccess;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
@@ -27,7 +28,7 @@ public final class CoreBench {
     public static void main(String[] args) throws Exception {
         Path out = Path.of(args.length > 0 ? args[0] : "target/bench");
         Map<String, Object> results = new java.util.LinkedHashMap<>();
-        try (Lens lens = Lens.start(org.lens4j.engine.EngineOptions.defaults().withDevice("cpu"))) {
+        try (Lens lens = Lens.start(org.lens4j.EngineOptions.defaults().withDevice("cpu"))) {
             results.put("round_trip_ms", roundTrip(lens));
             results.put("materialize", materialize(lens));
             results.put("run_with_cache", runWithCache(lens, out));

@@ -10,7 +10,7 @@ import java.util.Map;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.engine.CallbackHandler;
-import org.lens4j.engine.EngineOptions;
+import org.lens4j.EngineOptions;
 import org.lens4j.engine.embedded.EmbeddedEngine;
 import org.lens4j.engine.Json;
 

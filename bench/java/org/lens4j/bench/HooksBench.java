@@ -19,7 +19,7 @@ import org.lens4j.Model;
 import org.lens4j.Names;
 import org.lens4j.Scope;
 import org.lens4j.Tensor;
-import org.lens4j.engine.EngineOptions;
+import org.lens4j.EngineOptions;
 import org.lens4j.engine.Json;
 import org.lens4j.engine.worker.PythonEnv;
 import org.lens4j.hook.Hook;

@@ -3,7 +3,7 @@ package org.lens4j.examples;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
-import org.lens4j.engine.EngineOptions;
+import org.lens4j.EngineOptions;
 
 /**
  * The examples' command-line options: {@code --model NAME} (a bundled toy model, a local

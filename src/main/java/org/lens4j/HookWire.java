@@ -9,7 +9,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.lens4j.engine.Blob;
 import org.lens4j.hook.Backward;
 import org.lens4j.hook.Captures;
 import org.lens4j.hook.Direction;

@@ -12,7 +12,6 @@ import com.fasterxml.jackson.databind.module.SimpleModule;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Base64;
-import org.lens4j.engine.Blob;
 
 /**
  * The Jackson module for lens4j's types that plain Jackson does not write and read back

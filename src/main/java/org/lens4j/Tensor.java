@@ -7,7 +7,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
-import org.lens4j.engine.Blob;
 import org.lens4j.engine.Reply;
 
 /**

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
-import org.lens4j.engine.Blob;
 
 /** Tensors: every dtype round-trips, ops compute what torch computes, materialization is exact. */
 class TensorTest {

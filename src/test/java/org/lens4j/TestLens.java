@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.lens4j.engine.EngineOptions;
 import org.lens4j.engine.worker.PythonEnv;
 
 /**

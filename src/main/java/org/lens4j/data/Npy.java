@@ -25,7 +25,7 @@ import java.util.Map;
 import java.util.Objects;
 import org.lens4j.Lens;
 import org.lens4j.Tensor;
-import org.lens4j.engine.Blob;
+import org.lens4j.Blob;
 
 /**
  * NumPy's {@code .npy} format, written and read in Java: a {@link Blob}, a {@link Tensor} or a

@@ -21,7 +21,7 @@ import java.util.zip.ZipOutputStream;
 import org.lens4j.ActivationCache;
 import org.lens4j.Names;
 import org.lens4j.Tensor;
-import org.lens4j.engine.Blob;
+import org.lens4j.Blob;
 
 /**
  * NumPy's {@code .npz} format: named arrays in one zip file, one {@code name.npy} entry each

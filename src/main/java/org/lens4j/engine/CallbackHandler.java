@@ -1,5 +1,6 @@
 package org.lens4j.engine;
 
+import org.lens4j.Blob;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 

@@ -1,5 +1,6 @@
 package org.lens4j.engine;
 
+import org.lens4j.Blob;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;

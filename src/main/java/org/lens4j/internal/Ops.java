@@ -10,7 +10,7 @@ import org.lens4j.Input;
 import org.lens4j.Lens;
 import org.lens4j.ProgressListener;
 import org.lens4j.Tensor;
-import org.lens4j.engine.Blob;
+import org.lens4j.Blob;
 import org.lens4j.engine.Reply;
 
 /**

@@ -3,7 +3,7 @@ package org.lens4j.internal;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
-import org.lens4j.engine.Blob;
+import org.lens4j.Blob;
 
 /**
  * Java arrays to blobs and blobs to Java arrays, for every dtype: the conversions that

@@ -5,7 +5,7 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.lens4j.engine.Blob;
+import org.lens4j.Blob;
 
 /**
  * Rectangular Java arrays ({@code float[]}, {@code double[][]}, {@code float[][][]}, ...) as

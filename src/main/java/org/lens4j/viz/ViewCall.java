@@ -9,7 +9,7 @@ import java.util.Map;
 import java.util.Objects;
 import org.lens4j.Lens;
 import org.lens4j.Tensor;
-import org.lens4j.engine.Blob;
+import org.lens4j.Blob;
 
 /** One call of a {@code viz.*} op: its arguments, the arrays sent beside them, and the checks shared by the views. */
 final class ViewCall {

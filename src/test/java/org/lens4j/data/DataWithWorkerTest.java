@@ -27,7 +27,7 @@ import org.lens4j.TestLens;
 import org.lens4j.analysis.AnalysisJson;
 import org.lens4j.analysis.Metrics;
 import org.lens4j.analysis.Patching;
-import org.lens4j.engine.Blob;
+import org.lens4j.Blob;
 
 /**
  * The data tools on real tensors and results of the project's tiny model: a cache subset as

@@ -17,7 +17,7 @@ import org.lens4j.LensJsonModule;
 import org.lens4j.Tensor;
 import org.lens4j.TestLens;
 import org.lens4j.analysis.AnalysisJson;
-import org.lens4j.engine.Blob;
+import org.lens4j.Blob;
 
 /** Blobs through Jackson with LensJsonModule (every dtype and shape, exactly), its documented form, and its errors. */
 class LensJsonModuleTest {

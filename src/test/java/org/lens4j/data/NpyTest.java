@@ -25,7 +25,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.lens4j.DType;
-import org.lens4j.engine.Blob;
+import org.lens4j.Blob;
 import org.lens4j.engine.Json;
 
 /**

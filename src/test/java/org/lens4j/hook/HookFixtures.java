@@ -16,7 +16,7 @@ import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.TestLens;
 import org.lens4j.Tensor;
-import org.lens4j.engine.EngineOptions;
+import org.lens4j.EngineOptions;
 import org.lens4j.engine.Json;
 import org.lens4j.engine.worker.PythonEnv;
 

@@ -16,7 +16,7 @@ import java.util.Set;
 import java.util.stream.Stream;
 import org.lens4j.Lens;
 import org.lens4j.Model;
-import org.lens4j.engine.EngineOptions;
+import org.lens4j.EngineOptions;
 import org.lens4j.engine.worker.WorkerEngine;
 
 /** What the reliability tests share: options, the tiny model, and looking at processes, sockets and files from outside. */

@@ -10,7 +10,7 @@ import java.nio.ByteOrder;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
-import org.lens4j.engine.Blob;
+import org.lens4j.Blob;
 import org.lens4j.engine.Json;
 
 /**

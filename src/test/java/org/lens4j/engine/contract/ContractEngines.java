@@ -6,7 +6,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.lens4j.engine.CallbackHandler;
 import org.lens4j.engine.Engine;
-import org.lens4j.engine.EngineOptions;
+import org.lens4j.EngineOptions;
 import org.lens4j.engine.embedded.EmbeddedEngine;
 import org.lens4j.engine.graalpy.GraalPyEngine;
 import org.lens4j.engine.graalpy.GraalPySettings;

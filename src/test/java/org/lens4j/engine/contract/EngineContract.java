@@ -20,7 +20,7 @@ import org.lens4j.HandleClosedException;
 import org.lens4j.InvalidInputException;
 import org.lens4j.LensException;
 import org.lens4j.PythonException;
-import org.lens4j.engine.Blob;
+import org.lens4j.Blob;
 import org.lens4j.engine.CallbackHandler;
 import org.lens4j.engine.Engine;
 import org.lens4j.ErrorKind;

@@ -7,7 +7,7 @@ import org.lens4j.Model;
 import org.lens4j.Names;
 import org.lens4j.Run;
 import org.lens4j.engine.CallbackHandler;
-import org.lens4j.engine.EngineOptions;
+import org.lens4j.EngineOptions;
 import org.lens4j.internal.Engines;
 import org.lens4j.engine.graalpy.GraalPySettings;
 

@@ -16,7 +16,7 @@ import org.lens4j.Run;
 import org.lens4j.Scope;
 import org.lens4j.Tensor;
 import org.lens4j.analysis.LogitLens;
-import org.lens4j.engine.EngineOptions;
+import org.lens4j.EngineOptions;
 import org.lens4j.hook.Hook;
 
 /**

@@ -1,4 +1,4 @@
-package org.lens4j.engine;
+package org.lens4j;
 
 import java.nio.file.Path;
 import java.time.Duration;
