@@ -2,14 +2,13 @@ package org.lens4j;
 
 import java.util.Map;
 
-
 /**
  * An op failed inside Python (including out-of-memory and a missing module); the message
  * carries Python's, {@link #pythonTraceback()} the traceback. The engine takes the next call.
  *
  * <pre>{@code
- * try { lens.engine().call("bridge.fail", Map.of(), List.of(), null); }
- * catch (PythonException e) { System.out.println(e.pythonType()); } // RuntimeError
+ * try { Run run = model.runWithCache(manyLongPrompts); }
+ * catch (PythonException e) { System.out.println(e.kind() + " " + e.pythonType()); } // OUT_OF_MEMORY OutOfMemoryError
  * }</pre>
  */
 public class PythonException extends LensException {
