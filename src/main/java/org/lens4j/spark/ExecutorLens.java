@@ -7,6 +7,7 @@ import org.apache.spark.resource.ResourceInformation;
 import org.lens4j.Lens;
 import org.lens4j.LoadOptions;
 import org.lens4j.Model;
+import org.lens4j.internal.LensAccess;
 
 /**
  * The one lens4j worker of this executor JVM, started by the first task that needs it and
@@ -69,7 +70,7 @@ final class ExecutorLens {
                 throw new IllegalStateException("lens4j could not start its worker on " + where + ": " + e.getMessage(), e);
             }
             Lens started = lens;
-            System.err.println("lens4j: " + where + " runs " + started);
+            System.err.println("lens4j: " + where + " runs " + LensAccess.engine(started).describe());
             Runtime.getRuntime().addShutdownHook(new Thread(started::close, "lens4j-executor-close"));
         }
         return lens;
