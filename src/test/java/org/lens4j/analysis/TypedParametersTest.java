@@ -3,12 +3,9 @@ package org.lens4j.analysis;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
 import java.lang.reflect.Executable;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
-import java.net.URISyntaxException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -17,10 +14,10 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.lens4j.Input;
 import org.lens4j.Tensor;
+import org.lens4j.architecture.CompiledClasses;
 
 /**
  * The public API of {@code org.lens4j.analysis}, {@code org.lens4j.batch} and
@@ -60,7 +57,7 @@ class TypedParametersTest {
 
     @Test
     void noPublicMethodTakesAnObjectExceptTheListedOnes() throws Exception {
-        List<Class<?>> classes = publicClasses();
+        List<Class<?>> classes = CompiledClasses.publicTypes(PACKAGES);
         assertTrue(classes.size() > 30 && classes.contains(Patching.class) && classes.contains(Metric.class),
                 "found too few public classes to check: " + classes);
         Set<String> takingObject = new TreeSet<>();
@@ -88,7 +85,7 @@ class TypedParametersTest {
     @Test
     void everyMethodTakingAnInputAlsoTakesTheThreeFormsUsersType() throws Exception {
         int checked = 0;
-        for (Class<?> c : publicClasses()) {
+        for (Class<?> c : CompiledClasses.publicTypes(PACKAGES)) {
             for (Method m : c.getDeclaredMethods()) {
                 Class<?>[] types = m.getParameterTypes();
                 if (!Modifier.isPublic(m.getModifiers()) || !Arrays.asList(types).contains(Input.class)) {
@@ -117,33 +114,5 @@ class TypedParametersTest {
     private static String signature(Class<?> c, Executable e) {
         String params = Arrays.stream(e.getParameterTypes()).map(Class::getSimpleName).collect(Collectors.joining(", "));
         return c.getName() + (e instanceof Method ? "." + e.getName() : "") + "(" + params + ")";
-    }
-
-    /** The public (and publicly reachable nested) classes of the checked packages, from the compiled classes. */
-    private static List<Class<?>> publicClasses() throws IOException, URISyntaxException, ClassNotFoundException {
-        Path root = Path.of(Patching.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-        List<Class<?>> out = new ArrayList<>();
-        for (String pkg : PACKAGES) {
-            Path dir = root.resolve(pkg.replace('.', '/'));
-            try (Stream<Path> files = Files.list(dir)) {
-                for (Path f : files.filter(p -> p.toString().endsWith(".class")).sorted().toList()) {
-                    String name = pkg + "." + f.getFileName().toString().replace(".class", "");
-                    Class<?> c = Class.forName(name, false, TypedParametersTest.class.getClassLoader());
-                    if (isReachable(c)) {
-                        out.add(c);
-                    }
-                }
-            }
-        }
-        return out;
-    }
-
-    private static boolean isReachable(Class<?> c) {
-        for (Class<?> k = c; k != null; k = k.getEnclosingClass()) {
-            if (!Modifier.isPublic(k.getModifiers()) || k.isAnonymousClass() || k.isLocalClass()) {
-                return false;
-            }
-        }
-        return true;
     }
 }

@@ -100,7 +100,7 @@ class ApiSurfaceTest {
     /** One line per public (or protected) type and member of the API packages, sorted. */
     static List<String> surface() {
         Set<String> lines = new TreeSet<>();
-        for (Class<?> c : apiClasses()) {
+        for (Class<?> c : CompiledClasses.publicTypes(API_PACKAGES)) {
             lines.add(describe(c));
             Stream.<Member>concat(Stream.concat(Arrays.stream(c.getDeclaredConstructors()), Arrays.stream(c.getDeclaredMethods())),
                     Arrays.stream(c.getDeclaredFields()))
@@ -138,38 +138,5 @@ class ApiSurfaceTest {
             b.append(" permits ").append(Arrays.stream(c.getPermittedSubclasses()).map(Class::getTypeName).collect(Collectors.joining(", ")));
         }
         return b.toString();
-    }
-
-    /** The public types (public all the way out) of the API packages, from the compiled classes. */
-    private static List<Class<?>> apiClasses() {
-        Path root = Jdeps.mainClasses();
-        List<Class<?>> found = new ArrayList<>();
-        for (String pkg : API_PACKAGES) {
-            Path dir = root.resolve(pkg.replace('.', '/'));
-            try (Stream<Path> files = Files.list(dir)) {
-                for (Path f : files.filter(p -> p.toString().endsWith(".class")).sorted().toList()) {
-                    String name = pkg + "." + f.getFileName().toString().replace(".class", "");
-                    if (name.endsWith("package-info")) {
-                        continue;
-                    }
-                    Class<?> c = Class.forName(name, false, ApiSurfaceTest.class.getClassLoader());
-                    if (!c.isSynthetic() && !c.isAnonymousClass() && !c.isLocalClass() && publicAllTheWayOut(c)) {
-                        found.add(c);
-                    }
-                }
-            } catch (IOException | ClassNotFoundException e) {
-                throw new AssertionError("cannot read the compiled API package " + pkg + ": " + e, e);
-            }
-        }
-        return found;
-    }
-
-    private static boolean publicAllTheWayOut(Class<?> c) {
-        for (Class<?> k = c; k != null; k = k.getDeclaringClass()) {
-            if (!Modifier.isPublic(k.getModifiers())) {
-                return false;
-            }
-        }
-        return true;
     }
 }

@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.net.URISyntaxException;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -13,7 +11,6 @@ import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.spi.ToolProvider;
-import org.lens4j.Lens;
 
 /**
  * What the JDK's {@code jdeps} says lens4j's compiled main classes refer to, as a map from each
@@ -49,7 +46,7 @@ public final class Jdeps {
         ToolProvider jdeps = ToolProvider.findFirst("jdeps").orElseThrow(() -> new AssertionError("the JDK has no jdeps tool"));
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        int rc = jdeps.run(new PrintWriter(out), new PrintWriter(err), verbosity, "-filter:none", mainClasses().toString());
+        int rc = jdeps.run(new PrintWriter(out), new PrintWriter(err), verbosity, "-filter:none", CompiledClasses.mainClasses().toString());
         assertEquals(0, rc, "jdeps failed: " + err);
         Map<String, Set<String>> deps = new TreeMap<>();
         for (String line : out.toString().split("\n")) {
@@ -68,14 +65,5 @@ public final class Jdeps {
     private static String topLevel(String className) {
         int dollar = className.indexOf('$');
         return dollar < 0 ? className : className.substring(0, dollar);
-    }
-
-    /** target/classes (or the jar) that holds lens4j's main classes. */
-    public static Path mainClasses() {
-        try {
-            return Path.of(Lens.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-        } catch (URISyntaxException e) {
-            throw new AssertionError(e);
-        }
     }
 }
