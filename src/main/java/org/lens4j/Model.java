@@ -70,11 +70,6 @@ public final class Model extends Handle {
         return cfg;
     }
 
-    /** An input as an op argument; a null one is refused with the three forms it may take. */
-    private static Object input(Input input) {
-        return Wire.input(input);
-    }
-
     // The overloads that take what JShell users type: each wraps its argument, refusing a null by name.
     private static Input of(String prompt) {
         return Input.of(notNull(prompt, "prompt"));
@@ -116,7 +111,7 @@ public final class Model extends Handle {
      * @param paddingSide "left", "right" or null (the tokenizer's default)
      */
     public Tensor toTokens(Input input, Boolean prependBos, String paddingSide) {
-        return new Tensor(lens(), call("model.to_tokens", Args.of("input", input(input), "prepend_bos", prependBos,
+        return new Tensor(lens(), call("model.to_tokens", Args.of("input", Wire.input(input), "prepend_bos", prependBos,
                 "padding_side", paddingSide)));
     }
 
@@ -152,7 +147,7 @@ public final class Model extends Handle {
     /** The token strings of each prompt of a batch. */
     public List<List<String>> toStrTokensBatch(List<String> prompts) {
         List<List<String>> out = new ArrayList<>();
-        call("model.to_str_tokens", Args.of("input", input(of(prompts)))).forEach(row -> out.add(strings(row)));
+        call("model.to_str_tokens", Args.of("input", Wire.input(of(prompts)))).forEach(row -> out.add(strings(row)));
         return out;
     }
 
@@ -194,7 +189,7 @@ public final class Model extends Handle {
 
     /** Position of the first occurrence of a one-token text in a prompt (with the model's BOS). */
     public int getTokenPosition(String singleToken, Input input) {
-        return call("model.get_token_position", Args.of("token", notNull(singleToken, "singleToken"), "input", input(input))).asInt();
+        return call("model.get_token_position", Args.of("token", notNull(singleToken, "singleToken"), "input", Wire.input(input))).asInt();
     }
 
     public int getTokenPosition(String singleToken, String prompt) {
@@ -210,7 +205,7 @@ public final class Model extends Handle {
     }
 
     public int getTokenPosition(int token, Input input) {
-        return call("model.get_token_position", Args.of("token", token, "input", input(input))).asInt();
+        return call("model.get_token_position", Args.of("token", token, "input", Wire.input(input))).asInt();
     }
 
     public int getTokenPosition(int token, String prompt) {
@@ -254,7 +249,7 @@ public final class Model extends Handle {
 
     /** The logits, shape [batch, pos, d_vocab]. */
     public Tensor logits(Input input) {
-        return new Tensor(lens(), call("model.forward", Args.of("input", input(input))).get("logits"));
+        return new Tensor(lens(), call("model.forward", Args.of("input", Wire.input(input))).get("logits"));
     }
 
     public Tensor logits(String prompt) {
@@ -271,7 +266,7 @@ public final class Model extends Handle {
 
     /** The mean next-token loss over the input. */
     public double loss(Input input) {
-        try (Tensor loss = new Tensor(lens(), call("model.forward", Args.of("input", input(input), "return_type", "loss")).get("loss"))) {
+        try (Tensor loss = new Tensor(lens(), call("model.forward", Args.of("input", Wire.input(input), "return_type", "loss")).get("loss"))) {
             return loss.item();
         }
     }
@@ -323,7 +318,7 @@ public final class Model extends Handle {
     }
 
     public Run runWithCache(Input input, Names names, RunOptions options) {
-        Args args = Args.of("input", input(input), "names", names.isAll() ? null : names.resolve(hookNames()),
+        Args args = Args.of("input", Wire.input(input), "names", names.isAll() ? null : names.resolve(hookNames()),
                 "return_type", options.returnType().wire(), "prepend_bos", options.prependBos(),
                 "padding_side", options.paddingSide(), "remove_batch_dim", options.removeBatchDim(),
                 "stop_at_layer", options.stopAtLayer());
