@@ -1,19 +1,19 @@
 package org.lens4j.bench;
 
-import org.lens4j.EngineOptions;
-import org.lens4j.internal.LensAccess;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import org.lens4j.EngineOptions;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.Run;
 import org.lens4j.Tensor;
 import org.lens4j.engine.Json;
 import org.lens4j.engine.worker.PythonEnv;
+import org.lens4j.internal.LensAccess;
 
 /**
  * The bridge core's numbers: call round trip, materialization throughput against a plain

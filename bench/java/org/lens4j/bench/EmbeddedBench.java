@@ -1,18 +1,18 @@
 package org.lens4j.bench;
 
-import org.lens4j.internal.LensAccess;
 import java.nio.file.Files;
-import java.util.Arrays;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.lens4j.EngineOptions;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.engine.CallbackHandler;
-import org.lens4j.EngineOptions;
-import org.lens4j.engine.embedded.EmbeddedEngine;
 import org.lens4j.engine.Json;
+import org.lens4j.engine.embedded.EmbeddedEngine;
+import org.lens4j.internal.LensAccess;
 
 /**
  * The embedded engine against the worker in one JVM: engine start to model ready (toy-ioi), the

@@ -1,6 +1,5 @@
 package org.lens4j.bench;
 
-import org.lens4j.internal.LensAccess;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -14,16 +13,17 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import org.lens4j.EngineOptions;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.Names;
 import org.lens4j.Scope;
 import org.lens4j.Tensor;
-import org.lens4j.EngineOptions;
 import org.lens4j.engine.Json;
 import org.lens4j.engine.worker.PythonEnv;
 import org.lens4j.hook.Hook;
 import org.lens4j.hook.HookRunOptions;
+import org.lens4j.internal.LensAccess;
 
 /**
  * The hooks' numbers against native TransformerLens, in one run. bench/hooks_native.py runs

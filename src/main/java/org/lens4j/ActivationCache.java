@@ -1,11 +1,11 @@
 package org.lens4j;
 
-import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import org.lens4j.internal.Args;
 
 /**
  * A handle to TransformerLens' {@code ActivationCache}: the activations of one run, by hook

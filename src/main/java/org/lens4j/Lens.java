@@ -1,6 +1,5 @@
 package org.lens4j;
 
-import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,8 +14,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.lens4j.engine.Engine;
-import org.lens4j.internal.Engines;
 import org.lens4j.engine.Reply;
+import org.lens4j.internal.Args;
+import org.lens4j.internal.Engines;
 import org.lens4j.internal.LensAccess;
 import org.lens4j.internal.Ops;
 import org.lens4j.internal.Tensors;

@@ -1,13 +1,13 @@
 package org.lens4j;
 
-import org.lens4j.internal.Args;
-import org.lens4j.internal.Tensors;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import org.lens4j.engine.Reply;
+import org.lens4j.internal.Args;
+import org.lens4j.internal.Tensors;
 
 /**
  * A handle to a torch tensor that stays in Python, on its device. Ops ({@link #select},

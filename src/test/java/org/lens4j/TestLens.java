@@ -1,6 +1,5 @@
 package org.lens4j;
 
-import org.lens4j.internal.LensAccess;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -11,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.lens4j.engine.worker.PythonEnv;
+import org.lens4j.internal.LensAccess;
 
 /**
  * The one worker that the test classes of a JVM run share (tests that need a fresh worker

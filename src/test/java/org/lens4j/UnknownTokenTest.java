@@ -10,8 +10,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.lens4j.analysis.Metrics;
 import org.lens4j.ErrorKind;
+import org.lens4j.analysis.Metrics;
 
 /**
  * Words outside the bundled toy tokenizer's vocabulary become its {@code <|unk|>} token: as an

@@ -1,8 +1,5 @@
 package org.lens4j.analysis;
 
-import org.lens4j.data.ResultTable;
-import org.lens4j.internal.LensAccess;
-import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -17,6 +14,9 @@ import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.ProgressListener;
 import org.lens4j.Tensor;
+import org.lens4j.data.ResultTable;
+import org.lens4j.internal.Args;
+import org.lens4j.internal.LensAccess;
 import org.lens4j.viz.Html;
 
 /**

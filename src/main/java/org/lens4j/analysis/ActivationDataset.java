@@ -1,7 +1,5 @@
 package org.lens4j.analysis;
 
-import org.lens4j.internal.LensAccess;
-import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 import java.util.Locale;
@@ -10,6 +8,8 @@ import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.Tensor;
+import org.lens4j.internal.Args;
+import org.lens4j.internal.LensAccess;
 
 /**
  * Seed 003's activation dataset: for each prompt pair, the activations at every layer of the

@@ -1,8 +1,5 @@
 package org.lens4j.analysis;
 
-import org.lens4j.data.ResultTable;
-import org.lens4j.internal.LensAccess;
-import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -16,11 +13,14 @@ import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.Slice;
 import org.lens4j.Tensor;
+import org.lens4j.data.ResultTable;
+import org.lens4j.internal.Args;
+import org.lens4j.internal.LensAccess;
 import org.lens4j.viz.Figures;
 import org.lens4j.viz.HeatmapOptions;
 import org.lens4j.viz.Html;
-import org.lens4j.viz.SeriesOptions;
 import org.lens4j.viz.ScatterOptions;
+import org.lens4j.viz.SeriesOptions;
 
 /**
  * Direct logit attribution: TransformerLens' ActivationCache methods that split the residual

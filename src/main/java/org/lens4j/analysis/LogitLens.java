@@ -1,8 +1,5 @@
 package org.lens4j.analysis;
 
-import org.lens4j.data.ResultTable;
-import org.lens4j.internal.LensAccess;
-import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,6 +10,9 @@ import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.Tensor;
+import org.lens4j.data.ResultTable;
+import org.lens4j.internal.Args;
+import org.lens4j.internal.LensAccess;
 import org.lens4j.viz.Figures;
 import org.lens4j.viz.HeatmapOptions;
 import org.lens4j.viz.Html;

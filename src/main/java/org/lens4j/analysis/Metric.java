@@ -1,7 +1,5 @@
 package org.lens4j.analysis;
 
-import org.lens4j.internal.LensAccess;
-import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -15,6 +13,8 @@ import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.Slice;
 import org.lens4j.Tensor;
+import org.lens4j.internal.Args;
+import org.lens4j.internal.LensAccess;
 
 /**
  * A function of a run's logits that an analysis scores runs with: the logit difference, the

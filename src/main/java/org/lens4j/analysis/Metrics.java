@@ -1,7 +1,5 @@
 package org.lens4j.analysis;
 
-import org.lens4j.internal.LensAccess;
-import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.Arrays;
 import java.util.List;
@@ -13,6 +11,8 @@ import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.Tensor;
+import org.lens4j.internal.Args;
+import org.lens4j.internal.LensAccess;
 
 /**
  * Makes {@link Metric}s, and evaluates the common ones on a logits tensor directly.

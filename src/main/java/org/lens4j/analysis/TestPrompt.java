@@ -1,7 +1,5 @@
 package org.lens4j.analysis;
 
-import org.lens4j.internal.LensAccess;
-import org.lens4j.internal.Args;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.List;
@@ -9,6 +7,8 @@ import java.util.Locale;
 import java.util.Objects;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Model;
+import org.lens4j.internal.Args;
+import org.lens4j.internal.LensAccess;
 
 /**
  * TransformerLens' {@code utils.test_prompt} as data: how the model ranks an answer after a

@@ -1,6 +1,5 @@
 package org.lens4j.analysis;
 
-import org.lens4j.internal.LensAccess;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -12,6 +11,7 @@ import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Slice;
 import org.lens4j.Tensor;
+import org.lens4j.internal.LensAccess;
 
 /** Turns op results into plain Java data: tensors into nested arrays (fetched and released at once), lists into lists. */
 final class Wire {

@@ -1,6 +1,5 @@
 package org.lens4j.data;
 
-import org.lens4j.internal.Tensors;
 import java.io.BufferedOutputStream;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -23,9 +22,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.lens4j.Blob;
 import org.lens4j.Lens;
 import org.lens4j.Tensor;
-import org.lens4j.Blob;
+import org.lens4j.internal.Tensors;
 
 /**
  * NumPy's {@code .npy} format, written and read in Java: a {@link Blob}, a {@link Tensor} or a

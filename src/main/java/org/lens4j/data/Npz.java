@@ -19,9 +19,9 @@ import java.util.zip.ZipException;
 import java.util.zip.ZipFile;
 import java.util.zip.ZipOutputStream;
 import org.lens4j.ActivationCache;
+import org.lens4j.Blob;
 import org.lens4j.Names;
 import org.lens4j.Tensor;
-import org.lens4j.Blob;
 
 /**
  * NumPy's {@code .npz} format: named arrays in one zip file, one {@code name.npy} entry each

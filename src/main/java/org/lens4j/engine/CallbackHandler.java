@@ -1,8 +1,8 @@
 package org.lens4j.engine;
 
-import org.lens4j.Blob;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
+import org.lens4j.Blob;
 
 /**
  * Java code that Python calls while an op is running: Java hooks, Java metrics.

@@ -1,9 +1,9 @@
 package org.lens4j.engine;
 
-import org.lens4j.Blob;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
+import org.lens4j.Blob;
 import org.lens4j.ProgressListener;
 
 /**

@@ -1,8 +1,8 @@
 package org.lens4j.engine;
 
-import org.lens4j.Blob;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
+import org.lens4j.Blob;
 
 /**
  * What an op returned: a JSON value (handles appear in it as {@code {"$tensor": id, ...}} or

@@ -1,10 +1,10 @@
 package org.lens4j.internal;
 
-import org.lens4j.ErrorKind;
 import org.lens4j.EngineException;
+import org.lens4j.EngineOptions;
+import org.lens4j.ErrorKind;
 import org.lens4j.engine.CallbackHandler;
 import org.lens4j.engine.Engine;
-import org.lens4j.EngineOptions;
 import org.lens4j.engine.embedded.EmbeddedEngine;
 import org.lens4j.engine.graalpy.GraalPyEngine;
 import org.lens4j.engine.graalpy.GraalPySettings;

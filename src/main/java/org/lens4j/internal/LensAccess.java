@@ -5,11 +5,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import org.lens4j.ActivationCache;
+import org.lens4j.Blob;
 import org.lens4j.Handle;
 import org.lens4j.Lens;
 import org.lens4j.ProgressListener;
 import org.lens4j.Tensor;
-import org.lens4j.Blob;
 import org.lens4j.engine.Engine;
 import org.lens4j.engine.Reply;
 

@@ -1,6 +1,5 @@
 package org.lens4j.viz;
 
-import org.lens4j.internal.LensAccess;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.awt.Desktop;
 import java.awt.GraphicsEnvironment;
@@ -18,6 +17,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.WeakHashMap;
 import org.lens4j.Lens;
+import org.lens4j.internal.LensAccess;
 
 /**
  * A view as one self-contained HTML page: its scripts and styles are inside it and it loads

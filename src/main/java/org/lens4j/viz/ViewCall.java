@@ -1,15 +1,15 @@
 package org.lens4j.viz;
 
-import org.lens4j.internal.LensAccess;
-import org.lens4j.internal.Args;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.lens4j.Blob;
 import org.lens4j.Lens;
 import org.lens4j.Tensor;
-import org.lens4j.Blob;
+import org.lens4j.internal.Args;
+import org.lens4j.internal.LensAccess;
 
 /** One call of a {@code viz.*} op: its arguments, the arrays sent beside them, and the checks shared by the views. */
 final class ViewCall {

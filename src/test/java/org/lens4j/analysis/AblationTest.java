@@ -16,12 +16,12 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.lens4j.ErrorKind;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Model;
 import org.lens4j.Tensor;
 import org.lens4j.analysis.Ablation.Method;
 import org.lens4j.analysis.Ablation.Options;
-import org.lens4j.ErrorKind;
 
 /** Head ablations against seed 004's hook loops (one forward pass per head and method) in the reference process. */
 class AblationTest {

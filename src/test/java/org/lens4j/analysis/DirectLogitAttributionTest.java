@@ -15,15 +15,15 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Model;
-import org.lens4j.Slice;
 import org.lens4j.Run;
+import org.lens4j.Slice;
 import org.lens4j.Tensor;
-import org.lens4j.analysis.DirectLogitAttribution.By;
-import org.lens4j.analysis.DirectLogitAttribution.LabelledStack;
 import org.lens4j.analysis.DirectLogitAttribution.AccumulatedResidOptions;
 import org.lens4j.analysis.DirectLogitAttribution.ApplyLnToStackOptions;
+import org.lens4j.analysis.DirectLogitAttribution.By;
 import org.lens4j.analysis.DirectLogitAttribution.DecomposeResidOptions;
 import org.lens4j.analysis.DirectLogitAttribution.FullResidDecompositionOptions;
+import org.lens4j.analysis.DirectLogitAttribution.LabelledStack;
 import org.lens4j.analysis.DirectLogitAttribution.LogitAttrsOptions;
 import org.lens4j.analysis.DirectLogitAttribution.StackHeadResultsOptions;
 

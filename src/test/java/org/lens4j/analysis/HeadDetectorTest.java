@@ -9,12 +9,12 @@ import static org.lens4j.analysis.Fixtures.assertClose;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.lens4j.ErrorKind;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Model;
 import org.lens4j.Tensor;
 import org.lens4j.analysis.HeadDetector.Options;
 import org.lens4j.analysis.HeadDetector.Pattern;
-import org.lens4j.ErrorKind;
 
 /** Head scores against transformer_lens.head_detector.detect_head and the seeds' hook code, in the reference process. */
 class HeadDetectorTest {

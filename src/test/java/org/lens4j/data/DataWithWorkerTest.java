@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.lens4j.Blob;
 import org.lens4j.DType;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
@@ -27,7 +28,6 @@ import org.lens4j.TestLens;
 import org.lens4j.analysis.AnalysisJson;
 import org.lens4j.analysis.Metrics;
 import org.lens4j.analysis.Patching;
-import org.lens4j.Blob;
 
 /**
  * The data tools on real tensors and results of the project's tiny model: a cache subset as

@@ -6,8 +6,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HexFormat;
 import java.util.concurrent.TimeUnit;
-import org.lens4j.TestLens;
 import org.lens4j.Blob;
+import org.lens4j.TestLens;
 import org.lens4j.engine.Json;
 
 /** Runs python/tests/npy_interop.py with numpy in the project's venv (found or made as every test finds it). */

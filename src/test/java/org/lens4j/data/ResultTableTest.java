@@ -18,8 +18,8 @@ import org.lens4j.analysis.AnalysisJson;
 import org.lens4j.analysis.DirectLogitAttribution;
 import org.lens4j.analysis.HeadDetector;
 import org.lens4j.analysis.LogitLens;
-import org.lens4j.analysis.PathPatching;
 import org.lens4j.analysis.Patching;
+import org.lens4j.analysis.PathPatching;
 
 /** Each result type's rows (columns as ResultTable documents them), and CSV quoting and parsing, checked against Python's csv module. */
 class ResultTableTest {

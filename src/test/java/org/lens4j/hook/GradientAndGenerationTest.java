@@ -23,13 +23,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.lens4j.CallbackFailedException;
+import org.lens4j.HookSet;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.Names;
 import org.lens4j.Scope;
-import org.lens4j.Tensor;
 import org.lens4j.Slice;
-import org.lens4j.HookSet;
+import org.lens4j.Tensor;
 
 /** Gradients in the cache and backward hooks (attribution patching), and generation with hooks on. */
 class GradientAndGenerationTest {

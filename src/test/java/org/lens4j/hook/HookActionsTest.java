@@ -20,15 +20,15 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.lens4j.ActName;
 import org.lens4j.ActivationCache;
+import org.lens4j.HookSet;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.Names;
 import org.lens4j.Run;
 import org.lens4j.RunOptions.ReturnType;
 import org.lens4j.Scope;
-import org.lens4j.Tensor;
 import org.lens4j.Slice;
-import org.lens4j.HookSet;
+import org.lens4j.Tensor;
 
 /**
  * Every declarative action and selector, and the seeds' hooks, from Java equal the same hook

@@ -12,11 +12,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.lens4j.EngineOptions;
 import org.lens4j.Lens;
 import org.lens4j.Model;
-import org.lens4j.TestLens;
 import org.lens4j.Tensor;
-import org.lens4j.EngineOptions;
+import org.lens4j.TestLens;
 import org.lens4j.engine.Json;
 import org.lens4j.engine.worker.PythonEnv;
 

@@ -15,16 +15,16 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.lens4j.ActName;
+import org.lens4j.ErrorKind;
+import org.lens4j.HookSet;
+import org.lens4j.Input;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.Names;
 import org.lens4j.Scope;
-import org.lens4j.Tensor;
-import org.lens4j.ErrorKind;
 import org.lens4j.Slice;
-import org.lens4j.HookSet;
-import org.lens4j.Input;
+import org.lens4j.Tensor;
 
 /** Hooks checked before the run; added, permanent and scoped hooks; resets; nothing left behind after any failure. */
 class HookLifecycleTest {

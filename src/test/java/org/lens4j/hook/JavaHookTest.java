@@ -21,13 +21,13 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.lens4j.CallbackFailedException;
 import org.lens4j.HandleClosedException;
+import org.lens4j.HookSet;
 import org.lens4j.InvalidInputException;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.Names;
 import org.lens4j.Scope;
 import org.lens4j.Tensor;
-import org.lens4j.HookSet;
 
 /** Java lambda hooks through the callback path: read, modify in place, replace, nest calls, fail cleanly. */
 class JavaHookTest {

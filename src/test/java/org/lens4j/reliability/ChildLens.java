@@ -1,9 +1,9 @@
 package org.lens4j.reliability;
 
-import org.lens4j.internal.LensAccess;
 import java.util.Map;
 import org.lens4j.Lens;
 import org.lens4j.engine.worker.WorkerEngine;
+import org.lens4j.internal.LensAccess;
 
 /**
  * A JVM that {@link CleanupTest} kills with -9: it starts a Lens, prints its worker's pid and

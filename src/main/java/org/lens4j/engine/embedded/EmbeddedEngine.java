@@ -25,17 +25,17 @@ import java.util.function.Function;
 import jep.JepException;
 import jep.python.PyCallable;
 import jep.python.PyObject;
-import org.lens4j.EngineException;
-import org.lens4j.LensException;
-import org.lens4j.ProgressListener;
-import org.lens4j.engine.WireErrors;
 import org.lens4j.Blob;
-import org.lens4j.engine.CallbackHandler;
-import org.lens4j.engine.Engine;
+import org.lens4j.EngineException;
 import org.lens4j.EngineOptions;
 import org.lens4j.ErrorKind;
+import org.lens4j.LensException;
+import org.lens4j.ProgressListener;
+import org.lens4j.engine.CallbackHandler;
+import org.lens4j.engine.Engine;
 import org.lens4j.engine.Json;
 import org.lens4j.engine.Reply;
+import org.lens4j.engine.WireErrors;
 import org.lens4j.engine.worker.PythonEnv;
 
 /**

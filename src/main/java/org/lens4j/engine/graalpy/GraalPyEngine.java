@@ -22,17 +22,17 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.graalvm.polyglot.Context;
 import org.graalvm.polyglot.PolyglotException;
 import org.graalvm.polyglot.Value;
-import org.lens4j.EngineException;
-import org.lens4j.LensException;
-import org.lens4j.ProgressListener;
-import org.lens4j.engine.WireErrors;
 import org.lens4j.Blob;
-import org.lens4j.engine.CallbackHandler;
-import org.lens4j.engine.Engine;
+import org.lens4j.EngineException;
 import org.lens4j.EngineOptions;
 import org.lens4j.ErrorKind;
+import org.lens4j.LensException;
+import org.lens4j.ProgressListener;
+import org.lens4j.engine.CallbackHandler;
+import org.lens4j.engine.Engine;
 import org.lens4j.engine.Json;
 import org.lens4j.engine.Reply;
+import org.lens4j.engine.WireErrors;
 import org.lens4j.engine.worker.BundledPython;
 
 /**

@@ -15,15 +15,15 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.lens4j.Blob;
 import org.lens4j.CallbackFailedException;
+import org.lens4j.ErrorKind;
 import org.lens4j.HandleClosedException;
 import org.lens4j.InvalidInputException;
 import org.lens4j.LensException;
 import org.lens4j.PythonException;
-import org.lens4j.Blob;
 import org.lens4j.engine.CallbackHandler;
 import org.lens4j.engine.Engine;
-import org.lens4j.ErrorKind;
 import org.lens4j.engine.Json;
 import org.lens4j.engine.Reply;
 

@@ -13,15 +13,15 @@ import java.util.Map;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.lens4j.EngineException;
+import org.lens4j.EngineOptions.Kind;
+import org.lens4j.EngineOptions;
+import org.lens4j.ErrorKind;
 import org.lens4j.Lens;
 import org.lens4j.engine.CallbackHandler;
 import org.lens4j.engine.Engine;
-import org.lens4j.EngineOptions;
-import org.lens4j.EngineOptions.Kind;
-import org.lens4j.internal.Engines;
-import org.lens4j.ErrorKind;
 import org.lens4j.engine.graalpy.GraalPyEngine;
 import org.lens4j.engine.graalpy.GraalPySettings;
+import org.lens4j.internal.Engines;
 
 /** Engine choice: GRAALPY where GraalPy has no torch fails at start, fast and saying why; AUTO falls back to the worker. */
 class GraalPyStartTest {

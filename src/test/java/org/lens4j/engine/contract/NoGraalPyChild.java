@@ -2,14 +2,14 @@ package org.lens4j.engine.contract;
 
 import java.util.Arrays;
 import org.lens4j.EngineException;
+import org.lens4j.EngineOptions;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.Names;
 import org.lens4j.Run;
 import org.lens4j.engine.CallbackHandler;
-import org.lens4j.EngineOptions;
-import org.lens4j.internal.Engines;
 import org.lens4j.engine.graalpy.GraalPySettings;
+import org.lens4j.internal.Engines;
 
 /** The program that {@link OptionalGraalPyTest} runs in a JVM without GraalPy's or JEP's jars; prints what it saw. */
 public final class NoGraalPyChild {

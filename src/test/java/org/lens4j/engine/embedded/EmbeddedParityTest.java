@@ -9,6 +9,7 @@ import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.lens4j.EngineOptions;
 import org.lens4j.Lens;
 import org.lens4j.Model;
 import org.lens4j.Names;
@@ -16,7 +17,6 @@ import org.lens4j.Run;
 import org.lens4j.Scope;
 import org.lens4j.Tensor;
 import org.lens4j.analysis.LogitLens;
-import org.lens4j.EngineOptions;
 import org.lens4j.hook.Hook;
 
 /**

@@ -1,9 +1,9 @@
 package org.lens4j.engine.worker;
 
+import org.lens4j.EngineOptions;
 import org.lens4j.Lens;
 import org.lens4j.LensException;
 import org.lens4j.Model;
-import org.lens4j.EngineOptions;
 
 /** Run by {@link OfflineHubTest} with HF_HOME, HF_TOKEN and LENS4J_OFFLINE set: loads a hub name from the cache, then one that is absent. */
 public final class HubCacheChild {

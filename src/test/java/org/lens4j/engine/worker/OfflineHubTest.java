@@ -14,10 +14,10 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.lens4j.ChildJvm;
+import org.lens4j.ErrorKind;
 import org.lens4j.Lens;
 import org.lens4j.LensException;
 import org.lens4j.TestLens;
-import org.lens4j.ErrorKind;
 
 /**
  * lens4j's offline default says so when a hub name does not load, and how to go online; HF_HOME
